@@ -1,0 +1,158 @@
+"""``ie-explore``: the command line of the project.
+
+Subcommands: ``vocab``, ``embed-vocab``, ``build-world``, ``search``, ``inspect``, ``verify``, ``target``,
+``demo`` (the main job), ``serve`` (snapshot server). Every JSON-printing command prints one JSON document as
+the last line of its output. Errors are one line on stderr and exit status 2.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+
+
+def cmd_vocab(args) -> dict:
+    from ie_env.vocabulary import load_vocabulary
+
+    v = load_vocabulary()
+    out = {"concepts": len(v), "synsets": v.n_synsets, "distinct_strings": len({l.lower() for l in v.lemmas}),
+           "fingerprint": v.fingerprint}
+    if args.find:
+        out["matches"] = [{**v[i].__dict__, "text": v[i].text} for i in v.find(args.find)]
+    return out
+
+
+def cmd_embed_vocab(args) -> dict:
+    from ie_env.text_embedding import concept_embeddings
+    from ie_env.vocabulary import load_vocabulary
+
+    v = load_vocabulary()
+    start = time.perf_counter()
+    emb = concept_embeddings(v)
+    return {"concepts": len(v), "dim": int(emb.shape[1]), "seconds_this_call": round(time.perf_counter() - start, 2)}
+
+
+def cmd_build_world(args) -> dict:
+    from offline_cache.tinyweb import TinywebConfig, build_tinyweb, open_world
+
+    if args.world != "tinyweb" and not args.source:
+        raise ValueError(f"unknown world {args.world!r}: the builder makes 'tinyweb' (or give --source)")
+    cfg = TinywebConfig(noise=args.noise, seed=args.seed, source=args.source or "")
+    path = build_tinyweb(cfg, name=args.world, force=args.force)
+    return open_world(str(path)).snapshot.inspect() | {"stats": open_world(str(path)).snapshot.get_meta("stats")}
+
+
+def cmd_search(args) -> list:
+    from ie_env.search import make_engine
+
+    engine = make_engine("tinyweb", world=args.world, n=args.n)
+    return [r.to_json() for r in engine.search(args.query)]
+
+
+def cmd_inspect(args) -> dict:
+    from offline_cache.snapshot import Snapshot
+    from offline_cache.tinyweb import world_dir
+
+    snap = Snapshot(world_dir(args.snapshot), readonly=True)
+    return snap.inspect() | {"meta": snap.meta()}
+
+
+def cmd_verify(args) -> dict:
+    from offline_cache.snapshot import Snapshot
+    from offline_cache.tinyweb import world_dir
+
+    report = Snapshot(world_dir(args.snapshot), readonly=True).verify()
+    if not report.ok:
+        print(f"snapshot damaged: {len(report.bad_blobs)} bad blobs, {len(report.incomplete_queries)} incomplete "
+              f"queries, {len(report.missing_blobs)} missing blobs", file=sys.stderr)
+    return {"ok": report.ok, **report.__dict__}
+
+
+def cmd_target(args) -> dict:
+    from ie_env.ground_truth import mapping_table
+    from ie_env.targets import load_target
+    from ie_env.vocabulary import load_vocabulary
+    from offline_cache.tinyweb import open_world
+
+    t = load_target(args.name, args.image_size)
+    out = t.summary() | {"class_names": t.class_names, "class_wnids": t.class_wnids}
+    if args.world:
+        out["relevant_web_classes"] = mapping_table(open_world(args.world).wnids.tolist(), t.class_names,
+                                                    t.class_wnids, load_vocabulary())
+    return out
+
+
+def cmd_demo(args) -> dict:
+    from experiments.demo import run_demo
+
+    return run_demo(budget=args.budget, seed=args.seed, world=args.world, target=args.target)
+
+
+def cmd_serve(args) -> None:
+    from offline_cache.server import serve
+
+    serve(world=args.world, host=args.host, port=args.port)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="ie-explore", description=__doc__.split("\n")[0])
+    sub = p.add_subparsers(dest="command", required=True)
+
+    def add(name, fn, help):
+        sp = sub.add_parser(name, help=help, description=help)
+        sp.set_defaults(fn=fn)
+        sp.add_argument("--json", action="store_true", help="print one JSON document on the last line")
+        return sp
+
+    sp = add("vocab", cmd_vocab, "vocabulary statistics (WordNet noun lemmas)")
+    sp.add_argument("--find", default="", help="show the concepts whose lemma is this text")
+    add("embed-vocab", cmd_embed_vocab, "embed every concept text with MiniLM (cached; ~15 min the first time)")
+    sp = add("build-world", cmd_build_world, "build the offline world (default tinyweb)")
+    sp.add_argument("world", nargs="?", default="tinyweb", help="world name")
+    sp.add_argument("--source", default="", help="a canonical tiny-imagenet-200 folder instead of the shards")
+    sp.add_argument("--noise", type=float, default=0.10, help="share of images with a wrong or generic caption")
+    sp.add_argument("--seed", type=int, default=0, help="seed of the caption draws")
+    sp.add_argument("--force", action="store_true", help="rebuild even if the world exists")
+    sp = add("search", cmd_search, "search an offline world with a text query")
+    sp.add_argument("query", help="text query, e.g. 'tabby'")
+    sp.add_argument("--world", default="tinyweb", help="world name or folder")
+    sp.add_argument("--n", type=int, default=100, help="number of results")
+    for name, fn, help in [("inspect", cmd_inspect, "statistics of a snapshot or world"),
+                           ("verify", cmd_verify, "re-hash every image and check every record of a snapshot")]:
+        sp = add(name, fn, help)
+        sp.add_argument("snapshot", nargs="?", default="tinyweb", help="world name or snapshot folder")
+    sp = add("target", cmd_target, "load a target dataset and show its splits")
+    sp.add_argument("name", help="cifar10, tiny-imagenet:<synset> or folder:<path>")
+    sp.add_argument("--image-size", type=int, default=32, help="image side in pixels")
+    sp.add_argument("--world", default="", help="also list the relevant classes of this world")
+    sp = add("demo", cmd_demo, "the main job: explore the default world and report what was found")
+    sp.add_argument("--budget", type=int, default=256, help="number of queries")
+    sp.add_argument("--seed", type=int, default=0, help="random seed")
+    sp.add_argument("--world", default="tinyweb", help="world name")
+    sp.add_argument("--target", default="cifar10", help="target dataset")
+    sp = sub.add_parser("serve", help="serve a world over HTTP (clip-retrieval /knn-service + image bytes)")
+    sp.set_defaults(fn=cmd_serve, json=False)
+    sp.add_argument("--world", default="tinyweb", help="world name or snapshot folder")
+    sp.add_argument("--host", default="127.0.0.1", help="address to bind")
+    sp.add_argument("--port", type=int, default=8765, help="port (0 picks a free one)")
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        out = args.fn(args)
+    except KeyboardInterrupt:
+        return 130
+    except (RuntimeError, ValueError, KeyError, OSError) as exc:
+        msg = exc.args[0] if isinstance(exc, KeyError) and exc.args else exc
+        print(f"ie-explore {args.command}: error: {msg}", file=sys.stderr)
+        return 2
+    if out is not None:
+        print(json.dumps(out) if args.json else json.dumps(out, indent=2))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

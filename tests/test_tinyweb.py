@@ -1,0 +1,69 @@
+import json
+from collections import Counter
+
+import numpy as np
+import pytest
+
+from ie_env.search import SearchError, make_engine
+from offline_cache.tinyweb import TinywebConfig, build_tinyweb, caption_for, open_world
+from tests.conftest import PER_CLASS, TINY_CLASSES
+
+
+def test_world_catalogue_and_images(tiny_world):
+    assert len(tiny_world) == len(TINY_CLASSES) * PER_CLASS
+    assert sorted(set(tiny_world.wnids.tolist())) == sorted(TINY_CLASSES)
+    imgs = tiny_world.load_images([0, 5], size=32)
+    assert imgs.shape == (2, 32, 32, 3) and imgs.dtype == np.uint8
+    assert tiny_world.snapshot.verify().ok
+
+
+def test_search_finds_the_concept_and_is_deterministic(tiny_world):
+    engine = make_engine("tinyweb", world=tiny_world, n=10)
+    res = engine.search("tabby cat")
+    assert [r.rank for r in res] == list(range(10))
+    assert Counter(r.meta["wnid"] for r in res).most_common(1)[0][0] == "n02123045"
+    assert len({r.key for r in res}) == 10
+    again = make_engine("tinyweb", world=tiny_world, n=10).search_batch(["lemon", "tabby cat"])[1]
+    assert [r.key for r in again] == [r.key for r in res]
+
+
+def test_query_for_a_missing_concept_returns_neighbours(tiny_world):
+    res = make_engine("tinyweb", world=tiny_world, n=5).search("violin")
+    assert len(res) == 5 and all(r.meta["similarity"] < 0.99 for r in res)
+    with pytest.raises(SearchError, match="empty query"):
+        make_engine("tinyweb", world=tiny_world).search("  ")
+
+
+def test_build_is_deterministic_and_noise_is_configurable(tiny_source, tmp_path):
+    a = open_world(str(build_tinyweb(TinywebConfig(source=str(tiny_source), per_class=4), name=str(tmp_path / "a"))))
+    b = open_world(str(build_tinyweb(TinywebConfig(source=str(tiny_source), per_class=4), name=str(tmp_path / "b"))))
+    assert a.captions == b.captions and a.sha256 == b.sha256 and len(a) == 4 * len(TINY_CLASSES)
+    assert np.array_equal(a.caption_embeddings, b.caption_embeddings)
+
+
+def test_caption_noise_share():
+    from ie_env.vocabulary import load_vocabulary
+
+    vocab = load_vocabulary()
+    kinds = Counter(caption_for(f"n02123045_{i}", "n02123045", TinywebConfig(noise=0.1), vocab, TINY_CLASSES)[1]
+                    for i in range(4000))
+    assert 0.08 < 1 - kinds["true"] / 4000 < 0.12
+    assert {"other_class", "other_noun", "generic"} <= set(kinds)
+    clean = {caption_for(f"k{i}", "n02123045", TinywebConfig(noise=0.0), vocab, TINY_CLASSES)[1] for i in range(500)}
+    assert clean == {"true"}
+
+
+def test_bad_source_is_a_clear_error(tmp_path):
+    from ie_env.paths import DataMissingError
+
+    with pytest.raises(DataMissingError, match="not a tiny-imagenet-200 folder"):
+        build_tinyweb(TinywebConfig(source=str(tmp_path)), name=str(tmp_path / "w"))
+
+
+def test_cli_search_json(tiny_world, capsys):
+    from ie_env.cli import main
+
+    assert main(["search", "--world", str(tiny_world.path), "--n", "7", "--json", "sports car"]) == 0
+    items = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert len(items) == 7 and {"rank", "key", "caption", "wnid"} <= set(items[0])
+    assert items[0]["wnid"] == "n04285008"
