@@ -1,0 +1,11 @@
+"""Internet Explorer as a Gymnasium environment (see :class:`ie_env.env.InternetExplorerEnv`)."""
+from gymnasium.envs.registration import register, registry
+
+from ie_env.env import EnvConfig
+
+if "InternetExplorer-v0" not in registry:
+    register(id="InternetExplorer-v0", entry_point="ie_env.env:InternetExplorerEnv",
+             max_episode_steps=EnvConfig.budget, nondeterministic=False)
+if "InternetExplorerLive-v0" not in registry:
+    register(id="InternetExplorerLive-v0", entry_point="ie_env.live_env:InternetExplorerLiveEnv",
+             max_episode_steps=EnvConfig.budget, nondeterministic=True)

@@ -86,7 +86,34 @@ def cmd_target(args) -> dict:
 def cmd_demo(args) -> dict:
     from experiments.demo import run_demo
 
-    return run_demo(budget=args.budget, seed=args.seed, world=args.world, target=args.target)
+    return run_demo(budget=args.budget, seed=args.seed, world=args.world, target=args.target, out=args.out)
+
+
+def _options(pairs: list[str]) -> dict:
+    out = {}
+    for pair in pairs:
+        key, sep, value = pair.partition("=")
+        if not sep or not key:
+            raise ValueError(f"option {pair!r} is not KEY=VALUE (e.g. license=cc0,by)")
+        out[key] = {"true": True, "false": False}.get(value.lower(), int(value) if value.isdigit() else value)
+    return out
+
+
+def cmd_live(args) -> dict:
+    from experiments.compare_agents import make_agent_for, run_episode
+    from ie_env.download import format_status
+    from ie_env.live_env import InternetExplorerLiveEnv
+
+    env = InternetExplorerLiveEnv(engine=args.engine, target=args.target, mode=args.mode, budget=args.budget,
+                                  queries_per_iteration=args.queries_per_iteration,
+                                  results_per_query=args.results_per_query, record=args.record,
+                                  snapshot=args.snapshot, engine_options=_options(args.engine_option),
+                                  downloader=_options(args.downloader_option))
+    run = run_episode(env, make_agent_for(args.agent, env, {}), args.seed, progress=True)
+    print(format_status(env.fetcher.status, f"{args.engine} download status"))
+    env.close()
+    return {"final": run["final"], "queries": run["queries"], "status": dict(env.fetcher.status),
+            "record": args.record}
 
 
 def cmd_serve(args) -> None:
@@ -131,6 +158,21 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("--seed", type=int, default=0, help="random seed")
     sp.add_argument("--world", default="tinyweb", help="world name")
     sp.add_argument("--target", default="cifar10", help="target dataset")
+    sp = add("live", cmd_live, "run the loop against a live image-search service (or replay a recorded run)")
+    sp.add_argument("--engine", default="openverse", help="openverse, clip_retrieval, flickr, wikimedia or replay")
+    sp.add_argument("--engine-option", action="append", default=[], metavar="KEY=VALUE",
+                    help="engine option, repeatable (license=cc0,by; base_url=http://host:port; indice_name=...)")
+    sp.add_argument("--downloader-option", action="append", default=[], metavar="KEY=VALUE",
+                    help="downloader option, repeatable (threads=16; read_timeout=5; ...)")
+    sp.add_argument("--record", default="", help="snapshot folder to record every answer and image into")
+    sp.add_argument("--snapshot", default="", help="with --engine replay: the recorded snapshot to replay")
+    sp.add_argument("--agent", default="gp", help="query agent (random, gp, gp_ucb, gp_thompson)")
+    sp.add_argument("--target", default="cifar10", help="target dataset")
+    sp.add_argument("--mode", default="frozen", choices=["frozen", "full"], help="frozen encoder or SSL training")
+    sp.add_argument("--budget", type=int, default=64, help="number of queries")
+    sp.add_argument("--queries-per-iteration", type=int, default=16, help="queries between training calls")
+    sp.add_argument("--results-per-query", type=int, default=20, help="images asked per query")
+    sp.add_argument("--seed", type=int, default=0, help="random seed")
     sp = sub.add_parser("serve", help="serve a world over HTTP (clip-retrieval /knn-service + image bytes)")
     sp.set_defaults(fn=cmd_serve, json=False)
     sp.add_argument("--world", default="tinyweb", help="world name or snapshot folder")

@@ -1,0 +1,151 @@
+"""Bandit baselines on the same GP posterior as the paper's agent: GP-UCB and GP-Thompson sampling.
+
+- GP-UCB scores every candidate ``mean + beta * std`` at each refit and queries the best ones in order, never
+  twice within an iteration (top-k without repeats).
+- GP-Thompson draws, for every query, one sample of the reward of every candidate from the posterior and
+  queries its argmax (not yet used in the iteration). The sample is the tractable approximation over all
+  146k candidates: independent marginals ``N(mean, std^2)`` (the local posterior gives no joint covariance at
+  that scale). With many unseen candidates this explores widely: the maximum of many independent draws
+  favours high-variance concepts. ``pool`` restricts the draws to the best concepts by mean + beta * std.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from agents.base import Agent, AgentContext, Query, build_config
+from agents.gp_posterior import GPConfig, GPPosterior
+
+
+@dataclass
+class BanditConfig:
+    """Options of :class:`GPUCBAgent` and :class:`GPThompsonAgent` (GP hyper-parameters may be given flat)."""
+
+    refit_every: int = 32
+    """Observations between posterior updates: the env's queries_per_iteration."""
+    beta: float = 2.0
+    """UCB exploration weight: score = mean + beta * std (GP-UCB; also ranks the Thompson pool)."""
+    pool: int = 0
+    """GP-Thompson only: sample among the `pool` best concepts by mean + beta * std (0: all candidates)."""
+    descriptor_source: str | None = None
+    """Descriptors to vary queries with: "visual", "wordnet", "wordnet-attribute", "context" or None."""
+    p_descriptor: float = 0.5
+    """Probability that a query gets a random descriptor (when descriptor_source is set)."""
+    gp: GPConfig = field(default_factory=GPConfig)
+    """The posterior's hyper-parameters and approximation settings."""
+
+    def __post_init__(self):
+        if int(self.refit_every) < 1:
+            raise ValueError(f"refit_every must be >= 1 (got {self.refit_every}); use the env's queries_per_iteration")
+
+
+class _GPBandit(Agent):
+    def __init__(self, context: AgentContext, **options):
+        super().__init__(context)
+        self.config = build_config(BanditConfig, options, nested={"gp": GPConfig})
+        self._setup_descriptors(self.config.descriptor_source)
+        self._embeddings = np.asarray(context.concept_embeddings, np.float32)
+        self.reset(0)
+
+    def reset(self, seed: int) -> None:
+        super().reset(seed)
+        self.posterior = GPPosterior(self._embeddings, GPConfig(**vars(self.config.gp)))
+        self.pending = 0
+        self.used: list[int] = []
+        self.iteration = 0
+        self._after_refit()
+
+    def observe(self, query: Query, reward: float) -> None:
+        c = int(query.concept)
+        if not 0 <= c < self.n_concepts:
+            raise ValueError(f"concept {c} is outside the vocabulary (0..{self.n_concepts - 1})")
+        self.posterior.add([c], [float(reward)])
+        self.pending += 1
+        if self.pending >= self.config.refit_every:
+            self.posterior.update()
+            self.pending = 0
+            self.used = []
+            self.iteration += 1
+            self._after_refit()
+
+    def _after_refit(self) -> None:
+        pass
+
+    def state_dict(self) -> dict:
+        d = super().state_dict()
+        d.update({"posterior": self.posterior.state_dict(), "pending": self.pending, "used": list(self.used),
+                  "iteration": self.iteration})
+        return d
+
+    def load_state_dict(self, d: dict) -> None:
+        super().load_state_dict(d)
+        self.posterior = GPPosterior(self._embeddings, GPConfig(**vars(self.config.gp)))
+        self.posterior.load_state_dict(d["posterior"])
+        self.pending = int(d["pending"])
+        self.used = [int(x) for x in d["used"]]
+        self.iteration = int(d["iteration"])
+        if isinstance(self, GPThompsonAgent):
+            self._after_refit()  # the pool is a function of the posterior (no randomness)
+
+
+class GPUCBAgent(_GPBandit):
+    """GP-UCB: the highest ``mean + beta * std`` concepts, in order, without repeats within an iteration.
+    Before any observation all scores tie and it starts from a seeded random permutation."""
+
+    name = "gp_ucb"
+
+    def _after_refit(self) -> None:
+        post = self.posterior
+        score = post.mean.astype(np.float64) + self.config.beta * post.std.astype(np.float64)
+        # ties (e.g. before any data) broken by a seeded random permutation, not by vocabulary order
+        tiebreak = np.random.Generator(np.random.PCG64([self.iteration, int(self.rng.integers(2**31))]))
+        perm = tiebreak.permutation(len(score))
+        self._order = perm[np.argsort(-score[perm], kind="stable")]
+        self._cursor = 0
+
+    def act(self) -> Query:
+        self.steps += 1
+        used = set(self.used)
+        while int(self._order[self._cursor % len(self._order)]) in used and len(used) < len(self._order):
+            self._cursor += 1
+        c = int(self._order[self._cursor % len(self._order)])
+        self._cursor += 1
+        self.used.append(c)
+        return self.make_query(c, self.config.p_descriptor)
+
+    def state_dict(self) -> dict:
+        d = super().state_dict()
+        d.update({"order": self._order.copy(), "cursor": self._cursor})
+        return d
+
+    def load_state_dict(self, d: dict) -> None:
+        super().load_state_dict(d)
+        self._order = np.asarray(d["order"], np.int64).copy()
+        self._cursor = int(d["cursor"])
+
+
+class GPThompsonAgent(_GPBandit):
+    """GP-Thompson sampling with independent marginals (see the module docstring)."""
+
+    name = "gp_thompson"
+
+    def _after_refit(self) -> None:
+        post = self.posterior
+        if self.config.pool and self.config.pool < self.n_concepts:
+            score = post.mean.astype(np.float64) + self.config.beta * post.std.astype(np.float64)
+            self._pool = np.sort(np.argsort(-score, kind="stable")[: self.config.pool])
+        else:
+            self._pool = np.arange(self.n_concepts)
+
+    def act(self) -> Query:
+        self.steps += 1
+        post = self.posterior
+        pool = self._pool
+        draw = post.mean[pool].astype(np.float64) + post.std[pool].astype(np.float64) * self.rng.standard_normal(len(pool))
+        used = np.isin(pool, self.used)
+        if used.any() and not used.all():
+            draw[used] = -np.inf
+        c = int(pool[int(np.argmax(draw))])
+        self.used.append(c)
+        return self.make_query(c, self.config.p_descriptor)

@@ -1,0 +1,148 @@
+"""The small interface every query-selection agent implements, and the helpers they share.
+
+An agent proposes one :class:`Query` per env step (``act``), is told the query's reward (``observe``), and can be
+checkpointed (``state_dict`` / ``load_state_dict``: numpy arrays, lists and primitives only, so a checkpoint
+is written atomically and a resumed run continues bit for bit). ``reset(seed)`` starts a fresh, repeatable run.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field, fields, is_dataclass
+
+import numpy as np
+
+from agents.descriptors import descriptor_text, load_descriptors
+
+
+@dataclass(frozen=True)
+class Query:
+    """One search query: a vocabulary concept, optionally with a descriptor ("baby duck")."""
+
+    concept: int
+    """Position of the concept in the vocabulary (the env's action)."""
+    descriptor: int = -1
+    """Position in the agent's descriptor list, -1 for none."""
+    text: str = ""
+    """The text sent to the search engine."""
+
+
+@dataclass
+class AgentContext:
+    """What an agent may know about the task."""
+
+    vocab: object
+    """The concept vocabulary (ie_env.vocabulary.Vocabulary); actions are its positions."""
+    concept_embeddings: np.ndarray
+    """(len(vocab), 384) float32 L2-normalised text embeddings of the concepts, in vocabulary order."""
+    target_class_names: list[str] = field(default_factory=list)
+    """Class names of the target dataset (label-set mode, oracle)."""
+    descriptors: list[str] = field(default_factory=list)
+    """Descriptors available to agents whose descriptor_source is "context"."""
+    class_embeddings: np.ndarray | None = None
+    """Optional (len(target_class_names), 384) embeddings of the class names; computed with the text
+    model when a label-set agent needs them and a name is not a vocabulary lemma."""
+
+    def __post_init__(self):
+        n = len(self.vocab)
+        e = self.concept_embeddings
+        if e is None or getattr(e, "ndim", 0) != 2 or e.shape[0] != n:
+            shape = getattr(e, "shape", None)
+            raise ValueError(f"concept_embeddings must have one row per concept ({n}), got shape {shape}: "
+                             "pass ie_env.text_embedding.concept_embeddings(vocab)")
+
+
+def rng_state(rng: np.random.Generator) -> dict:
+    """The generator's state as plain dicts and ints (a checkpoint-friendly copy)."""
+    return dict(rng.bit_generator.state)
+
+
+def make_rng(seed: int) -> np.random.Generator:
+    return np.random.Generator(np.random.PCG64(int(seed)))
+
+
+def rng_from_state(state: dict) -> np.random.Generator:
+    rng = np.random.Generator(np.random.PCG64())
+    rng.bit_generator.state = state
+    return rng
+
+
+def build_config(cls, options: dict, nested: dict | None = None):
+    """Make dataclass ``cls`` from keyword options; keys of nested dataclasses (``{"gp": GPConfig}``) may be
+    given flat. Unknown keys raise a one-line error listing the valid ones."""
+    nested = nested or {}
+    own = {f.name for f in fields(cls)}
+    kwargs, sub = {}, {name: {} for name in nested}
+    for key, value in options.items():
+        if key in own and key not in nested:
+            kwargs[key] = value
+            continue
+        for name, sub_cls in nested.items():
+            if key in {f.name for f in fields(sub_cls)}:
+                sub[name][key] = value
+                break
+        else:
+            if key in nested and (is_dataclass(value) or isinstance(value, dict)):
+                sub[key] = value if is_dataclass(value) else dict(value)
+                continue
+            valid = sorted(own | {f.name for c in nested.values() for f in fields(c)})
+            raise TypeError(f"unknown option {key!r} for {cls.__name__}: valid options are {', '.join(valid)}")
+    for name, sub_cls in nested.items():
+        v = sub[name]
+        kwargs[name] = v if is_dataclass(v) else sub_cls(**v)
+    return cls(**kwargs)
+
+
+class Agent:
+    """Base class: one query per step. Subclasses implement :meth:`act` and usually :meth:`observe`."""
+
+    name = "agent"
+
+    def __init__(self, context: AgentContext):
+        if not isinstance(context, AgentContext):
+            raise TypeError("agents take an AgentContext(vocab, concept_embeddings, ...) as their first argument")
+        self.context = context
+        self.n_concepts = len(context.vocab)
+        self.rng = make_rng(0)
+        self.steps = 0
+        self.descriptors: list[str] = []
+
+    def reset(self, seed: int) -> None:
+        """Start a fresh run whose queries depend only on ``seed`` and the rewards observed."""
+        self.rng = make_rng(seed)
+        self.steps = 0
+
+    def act(self) -> Query:
+        raise NotImplementedError
+
+    def observe(self, query: Query, reward: float) -> None:
+        """Take the reward of the query returned by the last :meth:`act`."""
+
+    # --- descriptors ----------------------------------------------------------------------------
+    def _setup_descriptors(self, source: str | None) -> None:
+        if source in (None, "", "none"):
+            self.descriptors = []
+        elif source == "context":
+            self.descriptors = list(self.context.descriptors)
+        else:
+            self.descriptors = load_descriptors(source)
+
+    def make_query(self, concept: int, p_descriptor: float = 0.0, text: str | None = None) -> Query:
+        """A query for ``concept`` (its lemma, or ``text``), with a random descriptor with probability
+        ``p_descriptor`` when the agent has descriptors."""
+        concept = int(concept)
+        base = text if text is not None else self.context.vocab.lemmas[concept]
+        if self.descriptors and p_descriptor > 0 and self.rng.random() < p_descriptor:
+            d = int(self.rng.integers(len(self.descriptors)))
+            return Query(concept, d, descriptor_text(self.descriptors[d], base))
+        return Query(concept, -1, base)
+
+    # --- checkpoints ----------------------------------------------------------------------------
+    def state_dict(self) -> dict:
+        return {"name": self.name, "rng": rng_state(self.rng), "steps": self.steps,
+                "descriptors": list(self.descriptors)}
+
+    def load_state_dict(self, d: dict) -> None:
+        if d.get("name") != self.name:
+            raise ValueError(f"checkpoint is for agent {d.get('name')!r}, not {self.name!r}: load it into that agent")
+        self.rng = rng_from_state(d["rng"])
+        self.steps = int(d["steps"])
+        self.descriptors = list(d["descriptors"])

@@ -1,0 +1,235 @@
+"""The paper's agent: a Gaussian process over concept text embeddings and a tiered Boltzmann sampler.
+
+Every ``refit_every`` observations (one env iteration) the GP posterior (:mod:`agents.gp_posterior`) is updated
+and every candidate concept is scored: unseen concepts by ``mean + std`` (optimism), observed ones by ``mean``.
+Queries are sampled from a tiered softmax: the temperature ``tau`` makes ``(max - min) / tau == 3``; the top
+250 concepts share 80% of the probability mass, the next 750 10%, the rest 10% (each tier a softmax of its
+scores). Within an iteration a concept is not sampled twice. Before the first refit the scores are all equal
+and sampling is uniform.
+
+Label-set mode narrows the candidates to the concepts nearest the target's class names (by embedding) and
+queries a class name itself half the time. Descriptors ("baby duck") are optional; a descriptor query's
+reward counts for its concept.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from agents.base import Agent, AgentContext, Query, build_config
+from agents.gp_posterior import GPConfig, GPPosterior
+
+
+@dataclass
+class GPAgentConfig:
+    """Options of :class:`GPAgent` (GP hyper-parameters may also be given flat, e.g. lengthscale=0.5)."""
+
+    refit_every: int = 32
+    """Observations between posterior updates: the env's queries_per_iteration."""
+    tier_sizes: tuple = (250, 750)
+    """Sizes of the first two tiers (the rest is the third); scaled down when they exceed half the candidates."""
+    tier_masses: tuple = (0.8, 0.1, 0.1)
+    """Probability mass of each of the three tiers."""
+    temperature_ratio: float = 3.0
+    """(max score - min score) / temperature."""
+    no_repeats_within_iteration: bool = True
+    """Never sample a concept twice between two refits."""
+    label_set: bool = False
+    """Narrow the candidates to the concepts nearest the target class names and query those names half the time."""
+    label_set_size: int = 1000
+    """Candidates kept in label-set mode."""
+    p_class_name: float = 0.5
+    """Share of label-set queries that are a class name."""
+    descriptor_source: str | None = None
+    """Descriptors to vary queries with: "visual", "wordnet", "wordnet-attribute", "context" or None."""
+    p_descriptor: float = 0.5
+    """Probability that a query gets a random descriptor (when descriptor_source is set)."""
+    gp: GPConfig = field(default_factory=GPConfig)
+    """The posterior's hyper-parameters and approximation settings."""
+
+    def __post_init__(self):
+        if int(self.refit_every) < 1:
+            raise ValueError(f"refit_every must be >= 1 (got {self.refit_every}); use the env's queries_per_iteration")
+        if len(self.tier_sizes) != 2 or min(self.tier_sizes) < 1:
+            raise ValueError(f"tier_sizes must be two positive sizes like (250, 750), got {self.tier_sizes}")
+        if len(self.tier_masses) != 3 or min(self.tier_masses) < 0 or not np.isclose(sum(self.tier_masses), 1.0):
+            raise ValueError(f"tier_masses must be three non-negative masses summing to 1, like (0.8, 0.1, 0.1); "
+                             f"got {self.tier_masses}")
+        if not self.temperature_ratio > 0:
+            raise ValueError(f"temperature_ratio must be > 0 (got {self.temperature_ratio}); the paper uses 3")
+        self.tier_sizes = tuple(int(x) for x in self.tier_sizes)
+        self.tier_masses = tuple(float(x) for x in self.tier_masses)
+
+
+def effective_tiers(n: int, sizes: tuple = (250, 750)) -> tuple[int, int]:
+    """Tier sizes for ``n`` candidates: as given, or scaled down (same ratio, at least 1 each) so the first two
+    tiers hold at most half of the candidates."""
+    n1, n2 = sizes
+    if n1 + n2 > n / 2:
+        f = (n / 2) / (n1 + n2)
+        n1, n2 = max(1, int(round(n1 * f))), max(1, int(round(n2 * f)))
+    return n1, n2
+
+
+def temperature(scores: np.ndarray, ratio: float = 3.0) -> float:
+    """The softmax temperature with (max - min) / tau == ratio (inf when all scores are equal)."""
+    spread = float(np.max(scores) - np.min(scores))
+    return spread / ratio if spread > 0 else float("inf")
+
+
+def tiered_probabilities(scores: np.ndarray, sizes: tuple = (250, 750), masses: tuple = (0.8, 0.1, 0.1),
+                         ratio: float = 3.0) -> np.ndarray:
+    """Sampling probabilities: rank by score (ties by position), split into three tiers, softmax within each
+    tier at the shared temperature, scaled to the tier's mass. Equal scores give the uniform distribution."""
+    s = np.asarray(scores, np.float64)
+    n = len(s)
+    tau = temperature(s, ratio)
+    if not np.isfinite(tau):
+        return np.full(n, 1.0 / n)
+    n1, n2 = effective_tiers(n, sizes)
+    order = np.argsort(-s, kind="stable")
+    bounds = [(0, n1), (n1, min(n, n1 + n2)), (min(n, n1 + n2), n)]
+    p = np.zeros(n)
+    used_mass = [m if hi > lo else 0.0 for (lo, hi), m in zip(bounds, masses)]
+    total = sum(used_mass)
+    for (lo, hi), m in zip(bounds, used_mass):
+        if hi <= lo or m == 0:
+            continue
+        idx = order[lo:hi]
+        w = np.exp((s[idx] - s[idx].max()) / tau)
+        p[idx] = (m / total) * w / w.sum()
+    return p
+
+
+def sample_index(rng: np.random.Generator, p: np.ndarray, exclude: list[int] | None = None) -> int:
+    """Draw one index from probabilities ``p`` with the ``exclude`` indices removed (renormalised)."""
+    if exclude:
+        p = p.copy()
+        p[exclude] = 0.0
+    cdf = np.cumsum(p)
+    if cdf[-1] <= 0:
+        raise ValueError("no candidate left to sample: every concept was excluded; allow repeats or refit sooner")
+    i = int(np.searchsorted(cdf, rng.random() * cdf[-1], side="right"))
+    return min(i, len(p) - 1)
+
+
+class GPAgent(Agent):
+    """The paper's query agent (GP posterior + tiered Boltzmann sampling); see the module docstring."""
+
+    name = "gp"
+
+    def __init__(self, context: AgentContext, **options):
+        super().__init__(context)
+        self.config = build_config(GPAgentConfig, options, nested={"gp": GPConfig})
+        self._setup_descriptors(self.config.descriptor_source)
+        self.class_concepts: list[int] = []
+        if self.config.label_set:
+            self.candidates, self.class_concepts = label_set_candidates(context, self.config.label_set_size)
+        else:
+            self.candidates = np.arange(self.n_concepts)
+        self.position = np.full(self.n_concepts, -1, np.int64)  # vocab concept -> candidate position
+        self.position[self.candidates] = np.arange(len(self.candidates))
+        self._embeddings = np.asarray(context.concept_embeddings, np.float32)[self.candidates]
+        self.reset(0)
+
+    # --- the loop -----------------------------------------------------------------------------------
+    def reset(self, seed: int) -> None:
+        super().reset(seed)
+        self.posterior = GPPosterior(self._embeddings, GPConfig(**vars(self.config.gp)))
+        self.pending = 0
+        self.used: list[int] = []
+        self.probabilities = np.full(len(self.candidates), 1.0 / len(self.candidates))
+        self.iteration = 0
+
+    def scores(self) -> np.ndarray:
+        """mean + std for unseen candidates, mean for observed ones (candidate order)."""
+        post = self.posterior
+        seen = post.slot_of >= 0
+        return np.where(seen, post.mean, post.mean + post.std).astype(np.float64)
+
+    def act(self) -> Query:
+        self.steps += 1
+        if self.class_concepts and self.rng.random() < self.config.p_class_name:
+            c = int(self.rng.integers(len(self.class_concepts)))
+            name = self.context.target_class_names[c]
+            return self.make_query(self.class_concepts[c], self.config.p_descriptor, text=name)
+        exclude = self.used if self.config.no_repeats_within_iteration else None
+        if exclude is not None and len(exclude) >= len(self.candidates):
+            exclude = None  # more queries per iteration than candidates: allow repeats
+        i = sample_index(self.rng, self.probabilities, exclude)
+        self.used.append(i)
+        return self.make_query(int(self.candidates[i]), self.config.p_descriptor)
+
+    def observe(self, query: Query, reward: float) -> None:
+        pos = int(self.position[int(query.concept)])
+        if pos < 0:
+            raise ValueError(f"concept {query.concept} is not among this agent's candidates: "
+                             "observe the queries the agent returned from act()")
+        self.posterior.add([pos], [float(reward)])
+        self.pending += 1
+        if self.pending >= self.config.refit_every:
+            self.refit()
+
+    def refit(self) -> None:
+        """Update the posterior with the pending observations and recompute the sampling probabilities."""
+        self.posterior.update()
+        cfg = self.config
+        self.probabilities = tiered_probabilities(self.scores(), cfg.tier_sizes, cfg.tier_masses,
+                                                  cfg.temperature_ratio)
+        self.pending = 0
+        self.used = []
+        self.iteration += 1
+
+    # --- checkpoints --------------------------------------------------------------------------------
+    def state_dict(self) -> dict:
+        d = super().state_dict()
+        d.update({"posterior": self.posterior.state_dict(), "pending": self.pending, "used": list(self.used),
+                  "probabilities": self.probabilities.copy(), "iteration": self.iteration,
+                  "candidates": self.candidates.copy()})
+        return d
+
+    def load_state_dict(self, d: dict) -> None:
+        super().load_state_dict(d)
+        if not np.array_equal(np.asarray(d["candidates"]), self.candidates):
+            raise ValueError("checkpoint was made with other candidates (vocabulary or label-set options differ)")
+        self.posterior = GPPosterior(self._embeddings, GPConfig(**vars(self.config.gp)))
+        self.posterior.load_state_dict(d["posterior"])
+        self.pending = int(d["pending"])
+        self.used = [int(x) for x in d["used"]]
+        self.probabilities = np.asarray(d["probabilities"], np.float64).copy()
+        self.iteration = int(d["iteration"])
+
+
+def label_set_candidates(context: AgentContext, size: int) -> tuple[np.ndarray, list[int]]:
+    """The ``size`` concepts nearest (max cosine) to the target class names, and one concept per class name
+    (its first vocabulary sense, or the nearest concept when the name is not a lemma)."""
+    names = list(context.target_class_names)
+    if not names:
+        raise ValueError("label-set mode needs target_class_names in the AgentContext (e.g. the CIFAR-10 classes)")
+    emb = np.asarray(context.concept_embeddings, np.float32)
+    vocab = context.vocab
+    anchors = np.zeros((len(names), emb.shape[1]), np.float32)
+    found: list[int | None] = []
+    missing = []
+    for i, name in enumerate(names):
+        hits = vocab.find(name)
+        if hits:
+            anchors[i] = emb[hits[0]]
+            found.append(hits[0])
+        else:
+            found.append(None)
+            missing.append(i)
+    if missing:
+        if context.class_embeddings is not None:
+            anchors[missing] = np.asarray(context.class_embeddings, np.float32)[missing]
+        else:
+            from ie_env.text_embedding import TextEmbedder
+            anchors[missing] = TextEmbedder()([names[i] for i in missing])
+    sims = np.full(len(emb), -np.inf, np.float32)
+    for s in range(0, len(emb), 65536):
+        sims[s:s + 65536] = (emb[s:s + 65536] @ anchors.T).max(axis=1)
+    size = min(int(size), len(emb))
+    top = np.argsort(-sims, kind="stable")[:size]
+    class_concepts = [f if f is not None else int(np.argmax(emb @ anchors[i])) for i, f in enumerate(found)]
+    return np.unique(np.concatenate([top, np.asarray(class_concepts, np.int64)])), class_concepts

@@ -1,0 +1,71 @@
+"""An oracle that queries the true relevant concepts: the ceiling of agent comparisons, for experiments only.
+
+It is given the concepts that are really relevant to the target (``oracle_concepts``, e.g. every vocabulary
+concept under a CIFAR-10 class, from the ground truth) and cycles through them: first each concept plainly
+(in a seeded random order), then each with the first descriptor, then with the second, and so on, so that it
+keeps finding new images instead of repeating queries.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from agents.base import Agent, AgentContext, Query, build_config
+from agents.descriptors import descriptor_text
+
+
+@dataclass
+class OracleConfig:
+    """Options of :class:`OracleAgent`."""
+
+    oracle_concepts: list = field(default_factory=list)
+    """Vocabulary positions of the truly relevant concepts (required)."""
+    descriptor_source: str | None = "visual"
+    """Descriptors for the later rounds: "visual", "wordnet", "wordnet-attribute", "context" or None (then the
+    oracle repeats its concepts)."""
+    shuffle: bool = True
+    """Visit the concepts in a seeded random order (else in the given order)."""
+
+
+class OracleAgent(Agent):
+    """Cycles through ``oracle_concepts`` and their descriptor variants (see the module docstring)."""
+
+    name = "oracle"
+
+    def __init__(self, context: AgentContext, **options):
+        super().__init__(context)
+        self.config = build_config(OracleConfig, options)
+        concepts = [int(c) for c in self.config.oracle_concepts]
+        if not concepts:
+            raise ValueError("the oracle needs oracle_concepts=[...]: the vocabulary positions of the relevant concepts")
+        bad = [c for c in concepts if not 0 <= c < self.n_concepts]
+        if bad:
+            raise ValueError(f"oracle_concepts has positions outside the vocabulary 0..{self.n_concepts - 1}: {bad[:5]}")
+        self.concepts = np.asarray(list(dict.fromkeys(concepts)), np.int64)
+        self._setup_descriptors(self.config.descriptor_source)
+        self.reset(0)
+
+    def reset(self, seed: int) -> None:
+        super().reset(seed)
+        self.order = self.rng.permutation(self.concepts) if self.config.shuffle else self.concepts.copy()
+
+    def act(self) -> Query:
+        n = len(self.order)
+        rnd, i = divmod(self.steps, n)
+        self.steps += 1
+        c = int(self.order[i])
+        lemma = self.context.vocab.lemmas[c]
+        if rnd == 0 or not self.descriptors:
+            return Query(c, -1, lemma)
+        d = (rnd - 1) % len(self.descriptors)
+        return Query(c, d, descriptor_text(self.descriptors[d], lemma))
+
+    def state_dict(self) -> dict:
+        d = super().state_dict()
+        d["order"] = self.order.copy()
+        return d
+
+    def load_state_dict(self, d: dict) -> None:
+        super().load_state_dict(d)
+        self.order = np.asarray(d["order"], np.int64).copy()

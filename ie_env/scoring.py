@@ -1,0 +1,92 @@
+"""The scoring stage of the env: images -> relevance rewards, and (full mode) the learner's training.
+
+``FrozenScorer``: a fixed encoder; every web image of an offline world and the reward's target set are
+embedded once (cached on disk by :mod:`ie_env.frozen`), so a query's reward is a table look-up.
+``LearnerScorer``: the self-supervised learner embeds each answer's images with its current weights, trains at
+every iteration end, refreshes the target embeddings and measures kNN accuracy on the target's test split.
+Both score raw images too (``rewards_of``), which the live environment uses.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from ie_env.reward import RelevanceReward, RewardConfig
+
+
+def reference_subset(n: int, size: int, seed: int) -> np.ndarray:
+    """A fixed random subset of ``size`` positions out of ``n`` (all when ``size`` is 0 or too large)."""
+    if size <= 0 or size >= n:
+        return np.arange(n)
+    return np.sort(np.random.default_rng(seed).choice(n, size, replace=False))
+
+
+class FrozenScorer:
+    """Rewards from a frozen encoder, precomputed for every web image of the world."""
+
+    trains = False
+
+    def __init__(self, cfg, world, target):
+        from ie_env.frozen import FrozenRewards, get_encoder
+
+        reward = RewardConfig(k=cfg.reward_k, query_top=cfg.reward_top)
+        if world is not None:
+            self.table = FrozenRewards(world, target, cfg.frozen_encoder, cfg.image_size, reward, cfg.reward_targets)
+            self.reward = self.table.reward
+        else:  # live web: nothing to precompute
+            self.reward = RelevanceReward(reward)
+            ref = get_encoder(cfg.frozen_encoder, cfg.image_size).target_embeddings(target, "train")
+            self.reward.set_target(np.ascontiguousarray(ref[reference_subset(len(ref), cfg.reward_targets, 0)]))
+        self.encoder = get_encoder(cfg.frozen_encoder, cfg.image_size)
+
+    def reset(self, seed: int) -> None:
+        pass
+
+    def image_rewards(self, idx: np.ndarray) -> np.ndarray:
+        return self.table.image_rewards(idx)
+
+    def rewards_of(self, images: np.ndarray) -> np.ndarray:
+        return self.reward.image_rewards(self.encoder.embed(images)) if len(images) else np.zeros(0, np.float32)
+
+    def end_iteration(self, images, rewards: np.ndarray) -> dict:
+        return {}
+
+
+class LearnerScorer:
+    """Rewards from the self-supervised learner, which trains at every iteration end."""
+
+    trains = True
+
+    def __init__(self, cfg, world, target):
+        self.cfg, self.world, self.target = cfg, world, target
+        self.reward = RelevanceReward(RewardConfig(k=cfg.reward_k, query_top=cfg.reward_top))
+        self.test_idx = reference_subset(len(target.test), cfg.eval_images, 1)
+        self.bank_idx = reference_subset(len(target.probe_train), 5 * cfg.eval_images, 2)
+        self.learner = None
+
+    def reset(self, seed: int) -> None:
+        from ie_env.learner import Learner, LearnerConfig
+
+        self.learner = Learner(LearnerConfig(**{**self.cfg.learner, "image_size": self.cfg.image_size,
+                                                "seed": seed}))
+        self.ref_idx = reference_subset(len(self.target.train), self.cfg.reward_targets, seed)
+        self.reward.set_target(self.learner.embed(self.target.train[self.ref_idx]))
+
+    def image_rewards(self, idx: np.ndarray) -> np.ndarray:
+        return self.rewards_of(self.world.load_images(idx, self.cfg.image_size))
+
+    def rewards_of(self, images: np.ndarray) -> np.ndarray:
+        return self.reward.image_rewards(self.learner.embed(images)) if len(images) else np.zeros(0, np.float32)
+
+    def end_iteration(self, images, rewards: np.ndarray) -> dict:
+        from ie_env.evaluation import knn_accuracy
+
+        stats = self.learner.train(images, rewards if len(rewards) else None, self.target.train)
+        self.reward.set_target(self.learner.embed(self.target.train[self.ref_idx]))
+        t = self.target
+        acc = knn_accuracy(self.learner.embed(t.probe_train[self.bank_idx]), t.probe_train_labels[self.bank_idx],
+                           self.learner.embed(t.test[self.test_idx]), t.test_labels[self.test_idx])
+        return {"knn_accuracy": float(acc), "train_loss": float(stats.loss)}
+
+
+def make_scorer(cfg, world, target):
+    return FrozenScorer(cfg, world, target) if cfg.mode == "frozen" else LearnerScorer(cfg, world, target)

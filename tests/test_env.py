@@ -1,0 +1,71 @@
+import gymnasium as gym
+import numpy as np
+import pytest
+
+from ie_env.env import InternetExplorerEnv
+from ie_env.vocabulary import load_vocabulary
+
+
+@pytest.fixture(scope="module")
+def concepts():
+    v = load_vocabulary()
+    named = [v.find(q)[0] for q in ("tabby", "sports car", "golden retriever", "goldfish", "lemon", "reel")]
+    return sorted(set(named + list(range(1000, 1060))))
+
+
+def make(tiny_world, concepts, **kw):
+    opts = dict(world=str(tiny_world.path), target="tiny-imagenet:dog.n.01", mode="frozen", frozen_encoder="resnet18",
+                budget=8, queries_per_iteration=4, results_per_query=10, reward_targets=300, concepts=concepts)
+    return InternetExplorerEnv(**{**opts, **kw})
+
+
+def test_gymnasium_and_sb3_check_env(tiny_world, concepts):
+    from gymnasium.utils.env_checker import check_env
+    from stable_baselines3.common.env_checker import check_env as sb3_check
+
+    env = make(tiny_world, concepts)
+    check_env(env, skip_render_check=True)
+    sb3_check(env, warn=True)
+
+
+def test_registered_and_truncates_at_budget(tiny_world, concepts):
+    env = gym.make("InternetExplorer-v0", **dict(world=str(tiny_world.path), target="tiny-imagenet:dog.n.01",
+                                                 frozen_encoder="resnet18", budget=3,
+                                                 results_per_query=10, reward_targets=300, concepts=concepts),
+                   max_episode_steps=3)
+    env.reset(seed=0)
+    flags = [env.step(env.action_space.sample())[3] for _ in range(3)]
+    assert flags == [False, False, True]
+
+
+def test_distinct_counting_and_info(tiny_world, concepts):
+    env = make(tiny_world, concepts)
+    env.reset(seed=0)
+    dog = env.vocab.find("golden retriever")[0]
+    _, r1, _, _, info1 = env.step(dog)
+    _, r2, _, _, info2 = env.step(dog)
+    assert info1["query"] == "golden retriever" and info1["new_images"] == 10 and info1["new_relevant"] > 5
+    assert info2["new_images"] == 0 and info2["new_relevant"] == 0 and r1 == r2  # a repeat finds nothing new
+    m = env.metrics()
+    assert m["distinct_images"] == 10 and m["relevant_images"] == info1["new_relevant"]
+    assert len(info1["image_rewards"]) == 10 and set(info1) >= {"keys", "iteration", "relevant", "concept"}
+
+
+def test_same_seed_same_episode(tiny_world, concepts):
+    env = make(tiny_world, concepts)
+
+    def episode(seed):
+        env.reset(seed=seed)
+        rng = np.random.default_rng(seed)
+        return [env.step(int(rng.integers(len(env.vocab))))[1] for _ in range(8)]
+
+    assert episode(3) == episode(3)
+
+
+def test_bad_options_are_clear_errors(tiny_world, concepts):
+    with pytest.raises(ValueError, match="unknown option"):
+        make(tiny_world, concepts, budjet=3)
+    with pytest.raises(ValueError, match="mode"):
+        make(tiny_world, concepts, mode="fast")
+    with pytest.raises(ValueError, match="budget"):
+        make(tiny_world, concepts, budget=-1)

@@ -1,0 +1,32 @@
+import numpy as np
+
+from agents import make_agent
+from agents.base import AgentContext
+from ie_env.text_embedding import concept_embeddings
+from ie_env.wrappers import CandidateConfig, CandidateSetWrapper
+from tests.test_env import concepts, make  # noqa: F401 - the fixture is shared
+
+
+def test_candidate_set_wrapper_passes_checks(tiny_world, concepts):  # noqa: F811
+    from gymnasium.utils.env_checker import check_env
+    from stable_baselines3.common.env_checker import check_env as sb3_check
+
+    env = CandidateSetWrapper(make(tiny_world, concepts), config=CandidateConfig(k=6, embedding_dim=4))
+    obs, _ = env.reset(seed=0)
+    assert obs.shape == (6, 7) and env.action_space.n == 6
+    assert len(set(env.cands.candidates.tolist())) == 6
+    check_env(env, skip_render_check=True)
+    sb3_check(env)
+
+
+def test_ppo_agent_trains_and_acts(tiny_world, concepts):  # noqa: F811
+    env = make(tiny_world, concepts, budget=8)
+    ctx = AgentContext(vocab=env.vocab, concept_embeddings=np.asarray(concept_embeddings(env.vocab)))
+    agent = make_agent("ppo", ctx, env=env, train_steps=64, k=4, refit_every=4)
+    env.reset(seed=1)
+    agent.reset(1)
+    for _ in range(8):
+        q = agent.act()
+        assert 0 <= q.concept < len(env.vocab) and q.text == env.vocab.lemmas[q.concept]
+        _, r, _, _, _ = env.step(q.concept)
+        agent.observe(q, r)
