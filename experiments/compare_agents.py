@@ -176,7 +176,8 @@ def main(argv=None) -> dict:
                 bar.set_postfix(agent=name, seed=seed)
                 runs[name].append(run_episode(env, agent, seed, bar))
     if args.mode == "full" and not args.no_target_only:
-        runs["target_only"] = [target_only(env, seed) for seed in tqdm(range(args.first_seed, args.first_seed + args.seeds), desc="target only")]
+        seeds = range(args.first_seed, args.first_seed + args.seeds)
+        runs["target_only"] = [target_only(env, seed) for seed in tqdm(seeds, desc="target only")]
 
     summary: dict = {"mode": args.mode, "budget": args.budget, "seeds": args.seeds, "target": args.target,
                      "world": args.world, "queries_per_iteration": args.queries_per_iteration, "agents": {}}
@@ -196,14 +197,14 @@ def main(argv=None) -> dict:
     (out / "runs.json").write_text(json.dumps(runs))
     (out / "summary.json").write_text(json.dumps(summary, indent=2))
 
-    fmt = lambda d: f"{d['mean']:.3g} [{d['lo']:.3g}, {d['hi']:.3g}]"  # noqa: E731
+    fmt = lambda d: f"{d['mean']:.4g} [{d['lo']:.4g}, {d['hi']:.4g}]"  # noqa: E731
     print(f"\n{args.mode} mode, {args.seeds} seeds, {args.budget} queries, target {args.target} "
           "(mean [95% interval])")
     cols = ["relevant_images", "precision", "relevant_classes", "distinct_images"] + \
         (["knn_accuracy"] if args.mode == "full" else [])
-    print(f"{'agent':<12}" + "".join(f"{c:>28}" for c in cols))
+    print(f"{'agent':<12}" + "".join(f"  {c:>30}" for c in cols))
     for name, entry in summary["agents"].items():
-        print(f"{name:<12}" + "".join(f"{fmt(entry[c]) if c in entry else '-':>28}" for c in cols))
+        print(f"{name:<12}" + "".join(f"  {fmt(entry[c]) if c in entry else '-':>30}" for c in cols))
     print(f"env steps/s: {summary['steps_per_s']:.0f}; results in {out}")
     print(json.dumps({k: summary[k] for k in ("mode", "budget", "seeds", "steps_per_s")}
                      | {"agents": summary["agents"]}))

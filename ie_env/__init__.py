@@ -1,4 +1,9 @@
 """Internet Explorer as a Gymnasium environment (see :class:`ie_env.env.InternetExplorerEnv`)."""
+import os
+
+# Spinning OpenMP threads slow torch ~5x when the two cores are shared (measured on the learner): wait passively.
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+
 from gymnasium.envs.registration import register, registry
 
 from ie_env.env import EnvConfig

@@ -43,8 +43,9 @@ class EnvConfig:
     """Target train images used as the reward's reference set (a fixed random subset; 0 = all)."""
     eval_images: int = 2000
     """Full mode: test images (and 5x as many memory-bank images) of the per-iteration kNN evaluation; 0 = all."""
-    learner: dict = field(default_factory=dict)
-    """Full mode: overrides of :class:`ie_env.learner.LearnerConfig` (steps_per_iteration, batch_size, ...)."""
+    learner: dict = field(default_factory=lambda: {"stem_stride": 2})
+    """Full mode: overrides of :class:`ie_env.learner.LearnerConfig` (steps_per_iteration, batch_size, ...).
+    The default stride-2 stem trains ~4x faster on a CPU than the CIFAR stride-1 stem."""
     concepts: list | None = None
     """Narrow the vocabulary to these positions (tests, label-set runs); ``None`` = all 146,347 nouns."""
     descriptors: tuple = ()
