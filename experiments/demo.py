@@ -7,7 +7,7 @@ vocabulary embeddings are cached; embedding the 146,347 concept texts the first 
 from __future__ import annotations
 
 
-def run_demo(budget: int = 256, seed: int = 0, world: str = "tinyweb", target: str = "cifar10",
+def run_demo(budget: int = 128, seed: int = 0, world: str = "tinyweb", target: str = "cifar10",
              out: str = "runs/demo", seeds: int = 1) -> dict:
     from experiments.compare_agents import main
 

@@ -154,7 +154,7 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("--image-size", type=int, default=32, help="image side in pixels")
     sp.add_argument("--world", default="", help="also list the relevant classes of this world")
     sp = add("demo", cmd_demo, "the main job: explore the default world and report what was found")
-    sp.add_argument("--budget", type=int, default=256, help="number of queries")
+    sp.add_argument("--budget", type=int, default=128, help="number of queries")
     sp.add_argument("--seed", type=int, default=0, help="random seed")
     sp.add_argument("--world", default="tinyweb", help="world name")
     sp.add_argument("--target", default="cifar10", help="target dataset")
