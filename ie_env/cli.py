@@ -39,8 +39,8 @@ def cmd_build_world(args) -> dict:
     if args.world != "tinyweb" and not args.source:
         raise ValueError(f"unknown world {args.world!r}: the builder makes 'tinyweb' (or give --source)")
     cfg = TinywebConfig(noise=args.noise, seed=args.seed, source=args.source or "")
-    path = build_tinyweb(cfg, name=args.world, force=args.force)
-    return open_world(str(path)).snapshot.inspect() | {"stats": open_world(str(path)).snapshot.get_meta("stats")}
+    snap = open_world(str(build_tinyweb(cfg, name=args.world, force=args.force))).snapshot
+    return snap.inspect() | {"stats": snap.get_meta("stats")}
 
 
 def cmd_search(args) -> list:

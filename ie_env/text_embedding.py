@@ -7,7 +7,6 @@ under a key made of the vocabulary's fingerprint and the model's name.
 """
 from __future__ import annotations
 
-import json
 import os
 import time
 from dataclasses import dataclass

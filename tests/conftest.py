@@ -39,3 +39,13 @@ def tiny_world(tiny_source, tmp_path_factory):
 
     path = build_tinyweb(TinywebConfig(source=str(tiny_source)), name=str(tmp_path_factory.mktemp("w") / "tiny"))
     return open_world(str(path))
+
+
+@pytest.fixture(scope="session")
+def concepts():
+    """A small vocabulary: the tiny world's class names plus 60 unrelated nouns."""
+    from ie_env.vocabulary import load_vocabulary
+
+    v = load_vocabulary()
+    named = [v.find(q)[0] for q in ("tabby", "sports car", "golden retriever", "goldfish", "lemon", "reel")]
+    return sorted(set(named + list(range(1000, 1060))))

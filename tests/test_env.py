@@ -3,14 +3,6 @@ import numpy as np
 import pytest
 
 from ie_env.env import InternetExplorerEnv
-from ie_env.vocabulary import load_vocabulary
-
-
-@pytest.fixture(scope="module")
-def concepts():
-    v = load_vocabulary()
-    named = [v.find(q)[0] for q in ("tabby", "sports car", "golden retriever", "goldfish", "lemon", "reel")]
-    return sorted(set(named + list(range(1000, 1060))))
 
 
 def make(tiny_world, concepts, **kw):

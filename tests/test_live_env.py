@@ -1,6 +1,5 @@
 """End to end: the live env against a real HTTP server on 127.0.0.1, recorded, then replayed offline."""
 import gymnasium as gym
-import numpy as np
 import pytest
 
 from ie_env.live_env import InternetExplorerLiveEnv

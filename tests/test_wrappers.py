@@ -4,10 +4,10 @@ from agents import make_agent
 from agents.base import AgentContext
 from ie_env.text_embedding import concept_embeddings
 from ie_env.wrappers import CandidateConfig, CandidateSetWrapper
-from tests.test_env import concepts, make  # noqa: F401 - the fixture is shared
+from tests.test_env import make
 
 
-def test_candidate_set_wrapper_passes_checks(tiny_world, concepts):  # noqa: F811
+def test_candidate_set_wrapper_passes_checks(tiny_world, concepts):
     from gymnasium.utils.env_checker import check_env
     from stable_baselines3.common.env_checker import check_env as sb3_check
 
@@ -19,7 +19,7 @@ def test_candidate_set_wrapper_passes_checks(tiny_world, concepts):  # noqa: F81
     sb3_check(env)
 
 
-def test_ppo_agent_trains_and_acts(tiny_world, concepts):  # noqa: F811
+def test_ppo_agent_trains_and_acts(tiny_world, concepts):
     env = make(tiny_world, concepts, budget=8)
     ctx = AgentContext(vocab=env.vocab, concept_embeddings=np.asarray(concept_embeddings(env.vocab)))
     agent = make_agent("ppo", ctx, env=env, train_steps=64, k=4, refit_every=4)
