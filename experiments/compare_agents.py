@@ -97,7 +97,7 @@ def target_only(env, seed: int) -> dict:
     accs = []
     n_iter = -(-env.config.budget // env.config.queries_per_iteration)
     for _ in range(n_iter):
-        accs.append(env.scorer.end_iteration(np.zeros(0, np.int64), np.zeros(0, np.float32)).get("knn_accuracy", 0.0))
+        accs.append(env.scorer.end_iteration(None, np.zeros(0, np.float32))["knn_accuracy"])
     return {"seed": seed, "final": {"knn_accuracy": accs[-1]}, "iterations": {"knn_accuracy": accs}}
 
 

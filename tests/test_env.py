@@ -61,3 +61,17 @@ def test_bad_options_are_clear_errors(tiny_world, concepts):
         make(tiny_world, concepts, mode="fast")
     with pytest.raises(ValueError, match="budget"):
         make(tiny_world, concepts, budget=-1)
+
+
+def test_full_mode_and_target_only_baseline(tiny_world, concepts):
+    from experiments.compare_agents import target_only
+
+    env = make(tiny_world, concepts, mode="full", budget=4, queries_per_iteration=2, eval_images=20,
+               reward_targets=60, learner={"width": 0.125, "batch_size": 8, "steps_per_iteration": 1,
+                                           "proj_hidden": 16, "proj_dim": 8, "stem_stride": 2})
+    env.reset(seed=0)
+    _, _, _, _, info = env.step(0)
+    _, _, _, _, info = env.step(1)
+    assert info["iteration_end"] and 0 <= info["knn_accuracy"] <= 1
+    out = target_only(env, seed=0)
+    assert len(out["iterations"]["knn_accuracy"]) == 2 and 0 <= out["final"]["knn_accuracy"] <= 1
