@@ -139,6 +139,15 @@ class Fetched:
     """A one-line explanation of a failure (or the original size of an image)."""
 
 
+def seen_before(result: SearchResult, done: tuple[str, str, int, int]) -> Fetched:
+    """The outcome for a URL fetched earlier (``done``: its status, sha256, width, height): ``duplicate`` when it
+    gave an image, else its failure again. Shared by the downloader and the replaying fetcher."""
+    status, sha, w, h = done
+    if status in ("ok", "duplicate"):
+        return Fetched(result.url, result.key, "duplicate", sha, None, w, h, "URL seen before")
+    return Fetched(result.url, result.key, status, detail="URL seen before")
+
+
 class BlockedAddress(Exception):
     """A URL's host resolved to an address the downloader refuses (raised inside the HTTP stack)."""
 
@@ -570,9 +579,7 @@ class Downloader:
         rows: list[Fetched] = []  # newly fetched URLs, for the snapshot
         for r in results:
             if r.url in self._done:
-                status, sha, w, h = self._done[r.url]
-                f = (Fetched(r.url, r.key, "duplicate", sha, None, w, h, "URL seen before")
-                     if status in ("ok", "duplicate") else Fetched(r.url, r.key, status, detail="URL seen before"))
+                f = seen_before(r, self._done[r.url])
             else:
                 o = outcomes[r.url]
                 if o.status != "ok":

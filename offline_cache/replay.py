@@ -15,7 +15,7 @@ from pathlib import Path
 
 from PIL import Image
 
-from ie_env.download import Fetched
+from ie_env.download import Fetched, seen_before
 from ie_env.search.base import SearchError
 from ie_env.types import SearchResult
 from offline_cache.snapshot import Snapshot
@@ -89,9 +89,7 @@ class SnapshotFetcher:
         out = []
         for r in results:
             if r.url in self._done:
-                status, sha, w, h = self._done[r.url]
-                f = (Fetched(r.url, r.key, "duplicate", sha, None, w, h, "URL seen before")
-                     if status in ("ok", "duplicate") else Fetched(r.url, r.key, status, detail="URL seen before"))
+                f = seen_before(r, self._done[r.url])
             else:
                 status, sha = recorded[r.url]
                 if status in ("ok", "duplicate") and sha in blobs:
