@@ -1,6 +1,6 @@
 """Query-selection agents behind one small interface (:mod:`agents.base`), chosen by name with :func:`make_agent`.
 
-Names: ``random``, ``gp`` (the paper's agent), ``gp_ucb``, ``gp_thompson``, ``oracle`` (ceiling, experiments
+Names: ``random``, ``gp`` (the paper's agent), ``gp_label_set`` (the same in label-set mode), ``gp_ucb``, ``gp_thompson``, ``oracle`` (ceiling, experiments
 only: needs ``oracle_concepts``), and the learned policies ``ppo`` / ``dqn`` (stable-baselines3).
 """
 from __future__ import annotations
@@ -20,11 +20,17 @@ AGENTS = {
 }
 """Agent name -> ``module:Class`` (imported only when that agent is made)."""
 
+PRESETS = {"gp_label_set": ("gp", {"label_set": True})}
+"""Named variants: name -> (registered agent, default options)."""
+
 
 def make_agent(name: str, context: AgentContext, **options) -> Agent:
     """Build the agent registered under ``name`` for ``context`` with its keyword ``options``."""
+    if name in PRESETS:
+        name, preset = PRESETS[name]
+        options = {**preset, **options}
     if name not in AGENTS:
-        raise ValueError(f"unknown agent {name!r}: choose one of {', '.join(AGENTS)}")
+        raise ValueError(f"unknown agent {name!r}: choose one of {', '.join([*AGENTS, *PRESETS])}")
     module, cls = AGENTS[name].split(":")
     try:
         mod = importlib.import_module(module)

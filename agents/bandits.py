@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from agents.base import Agent, AgentContext, Query, build_config
+from agents.base import Agent, AgentContext, Query, build_config, learning_signal
 from agents.gp_posterior import GPConfig, GPPosterior
 
 
@@ -32,6 +32,8 @@ class BanditConfig:
     """Descriptors to vary queries with: "visual", "wordnet", "wordnet-attribute", "context" or None."""
     p_descriptor: float = 0.5
     """Probability that a query gets a random descriptor (when descriptor_source is set)."""
+    novelty: bool = True
+    """Learn from the reward of the query's new images (``info["new_reward"]``) instead of all its results."""
     gp: GPConfig = field(default_factory=GPConfig)
     """The posterior's hyper-parameters and approximation settings."""
 
@@ -56,11 +58,11 @@ class _GPBandit(Agent):
         self.iteration = 0
         self._after_refit()
 
-    def observe(self, query: Query, reward: float) -> None:
+    def observe(self, query: Query, reward: float, info: dict | None = None) -> None:
         c = int(query.concept)
         if not 0 <= c < self.n_concepts:
             raise ValueError(f"concept {c} is outside the vocabulary (0..{self.n_concepts - 1})")
-        self.posterior.add([c], [float(reward)])
+        self.posterior.add([c], [learning_signal(reward, info, self.config.novelty)])
         self.pending += 1
         if self.pending >= self.config.refit_every:
             self.posterior.update()
@@ -107,7 +109,10 @@ class GPUCBAgent(_GPBandit):
     def act(self) -> Query:
         self.steps += 1
         used = set(self.used)
-        while int(self._order[self._cursor % len(self._order)]) in used and len(used) < len(self._order):
+        for _ in range(len(self._order)):  # skip concepts used this iteration or with every variant issued
+            c = int(self._order[self._cursor % len(self._order)])
+            if c not in used and not self.exhausted(c):
+                break
             self._cursor += 1
         c = int(self._order[self._cursor % len(self._order)])
         self._cursor += 1
@@ -143,7 +148,7 @@ class GPThompsonAgent(_GPBandit):
         post = self.posterior
         pool = self._pool
         draw = post.mean[pool].astype(np.float64) + post.std[pool].astype(np.float64) * self.rng.standard_normal(len(pool))
-        used = np.isin(pool, self.used)
+        used = np.isin(pool, self.used + [c for (c, _), ds in self.issued.items() if len(ds) > len(self.descriptors)])
         if used.any() and not used.all():
             draw[used] = -np.inf
         c = int(pool[int(np.argmax(draw))])

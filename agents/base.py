@@ -1,7 +1,7 @@
 """The small interface every query-selection agent implements, and the helpers they share.
 
-An agent proposes one :class:`Query` per env step (``act``), is told the query's reward (``observe``), and can be
-checkpointed (``state_dict`` / ``load_state_dict``: numpy arrays, lists and primitives only, so a checkpoint
+An agent proposes one :class:`Query` per env step (``act``), is told the query's reward and the env's ``info``
+(``observe``), and can be checkpointed (``state_dict`` / ``load_state_dict``: numpy arrays, lists and primitives only, so a checkpoint
 is written atomically and a resumed run continues bit for bit). ``reset(seed)`` starts a fresh, repeatable run.
 """
 from __future__ import annotations
@@ -48,6 +48,15 @@ class AgentContext:
             shape = getattr(e, "shape", None)
             raise ValueError(f"concept_embeddings must have one row per concept ({n}), got shape {shape}: "
                              "pass ie_env.text_embedding.concept_embeddings(vocab)")
+
+
+def learning_signal(reward: float, info: dict | None, novelty: bool) -> float:
+    """What a model-based agent learns from one step: the query's reward or, with ``novelty``, the env's
+    ``info["new_reward"]`` (the same reward over the query's new images only, missing ones counting 0), so a
+    concept whose images were all found already stops attracting queries."""
+    if novelty and info is not None and "new_reward" in info:
+        return float(info["new_reward"])
+    return float(reward)
 
 
 def rng_state(rng: np.random.Generator) -> dict:
@@ -104,17 +113,19 @@ class Agent:
         self.rng = make_rng(0)
         self.steps = 0
         self.descriptors: list[str] = []
+        self.issued: dict[tuple[int, str], set[int]] = {}
 
     def reset(self, seed: int) -> None:
         """Start a fresh run whose queries depend only on ``seed`` and the rewards observed."""
         self.rng = make_rng(seed)
         self.steps = 0
+        self.issued = {}
 
     def act(self) -> Query:
         raise NotImplementedError
 
-    def observe(self, query: Query, reward: float) -> None:
-        """Take the reward of the query returned by the last :meth:`act`."""
+    def observe(self, query: Query, reward: float, info: dict | None = None) -> None:
+        """Take the reward of the query returned by the last :meth:`act` (and the env step's ``info``)."""
 
     # --- descriptors ----------------------------------------------------------------------------
     def _setup_descriptors(self, source: str | None) -> None:
@@ -127,18 +138,30 @@ class Agent:
 
     def make_query(self, concept: int, p_descriptor: float = 0.0, text: str | None = None) -> Query:
         """A query for ``concept`` (its lemma, or ``text``), with a random descriptor with probability
-        ``p_descriptor`` when the agent has descriptors."""
+        ``p_descriptor`` when the agent has descriptors. A variant already issued this episode is swapped for
+        an unused one (a repeated query brings back the same images) while any is left."""
         concept = int(concept)
         base = text if text is not None else self.context.vocab.lemmas[concept]
+        d = -1
         if self.descriptors and p_descriptor > 0 and self.rng.random() < p_descriptor:
             d = int(self.rng.integers(len(self.descriptors)))
-            return Query(concept, d, descriptor_text(self.descriptors[d], base))
-        return Query(concept, -1, base)
+        used = self.issued.setdefault((concept, base), set())
+        if d in used and len(used) <= len(self.descriptors):
+            free = [x for x in range(-1, len(self.descriptors)) if x not in used]
+            d = free[int(self.rng.integers(len(free)))]
+        used.add(d)
+        return Query(concept, d, descriptor_text(self.descriptors[d], base) if d >= 0 else base)
+
+    def exhausted(self, concept: int) -> bool:
+        """Whether every variant of ``concept`` (plain and with each descriptor) was issued this episode."""
+        used = self.issued.get((int(concept), self.context.vocab.lemmas[int(concept)]), ())
+        return len(used) > len(self.descriptors)
 
     # --- checkpoints ----------------------------------------------------------------------------
     def state_dict(self) -> dict:
         return {"name": self.name, "rng": rng_state(self.rng), "steps": self.steps,
-                "descriptors": list(self.descriptors)}
+                "descriptors": list(self.descriptors),
+                "issued": [[c, base, sorted(ds)] for (c, base), ds in self.issued.items()]}
 
     def load_state_dict(self, d: dict) -> None:
         if d.get("name") != self.name:
@@ -146,3 +169,4 @@ class Agent:
         self.rng = rng_from_state(d["rng"])
         self.steps = int(d["steps"])
         self.descriptors = list(d["descriptors"])
+        self.issued = {(int(c), str(base)): {int(x) for x in ds} for c, base, ds in d.get("issued", [])}

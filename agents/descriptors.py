@@ -14,6 +14,7 @@ from functools import lru_cache
 from pathlib import Path
 
 from ie_env.paths import wordnet_dir
+from ie_env.vocabulary import descriptor_text  # noqa: F401  (agents import it from here)
 
 VISUAL_DESCRIPTORS: tuple[str, ...] = (
     "baby", "young", "adult", "old", "small", "large", "giant", "tiny", "wild", "domestic",
@@ -26,20 +27,6 @@ VISUAL_DESCRIPTORS: tuple[str, ...] = (
 """Curated visual descriptors (50)."""
 
 SOURCES = ("visual", "wordnet", "wordnet-attribute")
-
-
-_SUFFIX_PREFIXES = ("in ", "on ", "at ", "with ", "under ", "near ")
-
-
-def descriptor_text(descriptor: str, lemma: str) -> str:
-    """The query text of a concept with a descriptor: ``descriptor_text("baby", "duck") == "baby duck"``;
-    a prepositional descriptor goes after it: ``descriptor_text("in the snow", "fox") == "fox in the snow"``."""
-    descriptor, lemma = descriptor.strip(), lemma.strip()
-    if not descriptor:
-        return lemma
-    if descriptor.lower().startswith(_SUFFIX_PREFIXES):
-        return f"{lemma} {descriptor}"
-    return f"{descriptor} {lemma}"
 
 
 def _clean(word: str) -> str:

@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from agents.base import Agent, AgentContext, Query, build_config
+from agents.base import Agent, AgentContext, Query, build_config, learning_signal
 from agents.gp_posterior import GPConfig, GPPosterior
 
 
@@ -45,6 +45,8 @@ class GPAgentConfig:
     """Descriptors to vary queries with: "visual", "wordnet", "wordnet-attribute", "context" or None."""
     p_descriptor: float = 0.5
     """Probability that a query gets a random descriptor (when descriptor_source is set)."""
+    novelty: bool = True
+    """Learn from the reward of the query's new images (``info["new_reward"]``) instead of all its results."""
     gp: GPConfig = field(default_factory=GPConfig)
     """The posterior's hyper-parameters and approximation settings."""
 
@@ -157,16 +159,21 @@ class GPAgent(Agent):
         exclude = self.used if self.config.no_repeats_within_iteration else None
         if exclude is not None and len(exclude) >= len(self.candidates):
             exclude = None  # more queries per iteration than candidates: allow repeats
-        i = sample_index(self.rng, self.probabilities, exclude)
+        exclude = list(exclude or [])
+        while True:
+            i = sample_index(self.rng, self.probabilities, exclude)
+            if not self.exhausted(int(self.candidates[i])) or len(exclude) + 1 >= len(self.candidates):
+                break
+            exclude.append(i)  # every variant of this concept was queried already: draw another
         self.used.append(i)
         return self.make_query(int(self.candidates[i]), self.config.p_descriptor)
 
-    def observe(self, query: Query, reward: float) -> None:
+    def observe(self, query: Query, reward: float, info: dict | None = None) -> None:
         pos = int(self.position[int(query.concept)])
         if pos < 0:
             raise ValueError(f"concept {query.concept} is not among this agent's candidates: "
                              "observe the queries the agent returned from act()")
-        self.posterior.add([pos], [float(reward)])
+        self.posterior.add([pos], [learning_signal(reward, info, self.config.novelty)])
         self.pending += 1
         if self.pending >= self.config.refit_every:
             self.refit()

@@ -52,7 +52,7 @@ class SB3Agent(Agent):
         concept = int(self.cands.candidates[int(action)])
         return Query(concept, -1, self.context.vocab.lemmas[concept])
 
-    def observe(self, query: Query, reward: float) -> None:
+    def observe(self, query: Query, reward: float, info: dict | None = None) -> None:
         self.cands.observe(query.concept, reward)
         self.n_obs += 1
         if self.n_obs % self.refit_every == 0:

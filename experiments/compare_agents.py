@@ -17,6 +17,8 @@ from pathlib import Path
 import numpy as np
 from tqdm.auto import tqdm
 
+VARYING = ("gp", "gp_label_set", "gp_ucb", "gp_thompson", "oracle")
+"""Agents that vary their queries with the env's descriptors (the random baseline queries plain concepts)."""
 METRICS = ("relevant_images", "precision", "relevant_classes", "distinct_images", "mean_reward")
 
 
@@ -46,6 +48,8 @@ def make_agent_for(name: str, env, options: dict):
     ctx = AgentContext(vocab=env.vocab, concept_embeddings=np.asarray(concept_embeddings(env.vocab)),
                        target_class_names=env.target.class_names, descriptors=list(env.config.descriptors))
     extra = {"oracle_concepts": oracle_concepts(env)} if name == "oracle" else {}
+    if env.config.descriptors and name in VARYING:
+        extra["descriptor_source"] = "context"
     if name in ("ppo", "dqn"):
         extra["env"] = env
     return make_agent(name, ctx, **extra, **options.get(name, {}))
@@ -67,7 +71,7 @@ def run_episode(env, agent, seed: int, bar=None, progress: bool = False) -> dict
         q = agent.act()
         action = (q.concept, q.descriptor + 1) if env.config.descriptors else q.concept
         _, reward, _, truncated, info = env.step(action)
-        agent.observe(q, reward)
+        agent.observe(q, reward, info)
         it_new += info["new_images"]
         it_rel += info["new_relevant"]
         it_rewards.append(reward)
@@ -153,19 +157,24 @@ def main(argv=None) -> dict:
     ap.add_argument("--target", default="cifar10", help="target dataset")
     ap.add_argument("--world", default="tinyweb", help="offline world")
     ap.add_argument("--steps-per-iteration", type=int, default=0, help="full mode: learner steps per iteration")
+    ap.add_argument("--descriptors", choices=["visual", "none"], default="visual",
+                    help="descriptors the model-based agents may put before a concept (random uses none)")
     ap.add_argument("--no-target-only", action="store_true", help="full mode: skip the target-only baseline")
     ap.add_argument("--out", default="runs/compare", help="output folder")
     args = ap.parse_args(argv)
     if args.seeds < 1 or args.budget < 1:
         ap.error("--seeds and --budget must be positive")
 
+    from agents.descriptors import load_descriptors
+    from ie_env.atomic import atomic_write_json
     from ie_env.env import InternetExplorerEnv
 
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     learner = {"steps_per_iteration": args.steps_per_iteration} if args.steps_per_iteration else {}
     env = InternetExplorerEnv(world=args.world, target=args.target, mode=args.mode, budget=args.budget,
-                              queries_per_iteration=args.queries_per_iteration, learner=learner)
+                              queries_per_iteration=args.queries_per_iteration, learner=learner,
+                              descriptors=tuple(load_descriptors(args.descriptors)) if args.descriptors != "none" else ())
     names = [a.strip() for a in args.agents.split(",") if a.strip()]
     runs: dict[str, list] = {}
     with tqdm(total=len(names) * args.seeds * args.budget, desc="episodes", unit="query") as bar:
@@ -175,9 +184,13 @@ def main(argv=None) -> dict:
             for seed in range(args.first_seed, args.first_seed + args.seeds):
                 bar.set_postfix(agent=name, seed=seed)
                 runs[name].append(run_episode(env, agent, seed, bar))
+                atomic_write_json(out / "runs.json", runs)  # a crash later loses no finished episode
     if args.mode == "full" and not args.no_target_only:
         seeds = range(args.first_seed, args.first_seed + args.seeds)
-        runs["target_only"] = [target_only(env, seed) for seed in tqdm(seeds, desc="target only")]
+        runs["target_only"] = []
+        for seed in tqdm(seeds, desc="target only"):
+            runs["target_only"].append(target_only(env, seed))
+            atomic_write_json(out / "runs.json", runs)
 
     summary: dict = {"mode": args.mode, "budget": args.budget, "seeds": args.seeds, "target": args.target,
                      "world": args.world, "queries_per_iteration": args.queries_per_iteration, "agents": {}}
@@ -194,8 +207,7 @@ def main(argv=None) -> dict:
     rates = [r["steps_per_s"] for n, s in runs.items() if n != "target_only" for r in s]
     summary["steps_per_s"] = len(rates) / sum(1 / r for r in rates)  # all steps over all episode time
     summary["plots"] = plot(runs, out, args.budget, args.queries_per_iteration)
-    (out / "runs.json").write_text(json.dumps(runs))
-    (out / "summary.json").write_text(json.dumps(summary, indent=2))
+    atomic_write_json(out / "summary.json", summary)
 
     fmt = lambda d: f"{d['mean']:.4g} [{d['lo']:.4g}, {d['hi']:.4g}]"  # noqa: E731
     print(f"\n{args.mode} mode, {args.seeds} seeds, {args.budget} queries, target {args.target} "

@@ -7,6 +7,8 @@ import gymnasium as gym
 import numpy as np
 from gymnasium import spaces
 
+from ie_env.vocabulary import descriptor_text
+
 OBS_FIELDS = ("progress", "iteration_progress", "last_reward", "mean_reward", "best_reward", "last_new_share",
               "log_distinct_images", "knn_accuracy")
 
@@ -84,7 +86,9 @@ class InternetExplorerEnv(gym.Env):
 
     ## Reward
     The query's relevance reward: the mean of its ``reward_top`` best image rewards (over all its results).
-    Repeating a query returns the same images: the reward repeats but no new images are found.
+    Repeating a query returns the same images: the reward repeats but no new images are found. ``info`` also
+    carries ``new_reward``, the same mean over the query's new images only (missing ones count 0), which
+    agents may learn from instead.
 
     ## Starting state
     ``reset(seed=...)`` rebuilds the learner, optimiser, replay buffer and RNGs from the seed: an episode on an
@@ -94,7 +98,8 @@ class InternetExplorerEnv(gym.Env):
     Truncation after ``budget`` steps; no termination.
 
     ## Info
-    ``query``, ``concept``, ``keys`` (result image keys), ``image_rewards``, ``new_images``, ``iteration``,
+    ``query``, ``concept``, ``keys`` (result image keys), ``image_rewards``, ``new_images``, ``new_reward``,
+    ``iteration``,
     ``iteration_end``, ``knn_accuracy`` (full mode, at iteration ends) and, for measurement only,
     ``relevant`` (relevant results) and ``new_relevant`` (relevant images never seen before).
 
@@ -179,7 +184,7 @@ class InternetExplorerEnv(gym.Env):
         if not 0 <= concept < len(self.vocab):
             raise ValueError(f"action {concept} outside the vocabulary of {len(self.vocab)} concepts")
         lemma = self.vocab.lemmas[concept]
-        return concept, (f"{self.config.descriptors[desc - 1]} {lemma}" if desc else lemma)
+        return concept, (descriptor_text(self.config.descriptors[desc - 1], lemma) if desc else lemma)
 
     def step(self, action):
         if not self._started:
@@ -187,7 +192,8 @@ class InternetExplorerEnv(gym.Env):
         concept, query = self.query_text(action)
         results = self.engine.search(query, self.config.results_per_query)
         ids, image_rewards, relevant = self._fetch(results)
-        top = np.sort(image_rewards)[::-1][:self.config.reward_top]
+        k = self.config.reward_top
+        top = np.sort(image_rewards)[::-1][:k]
         reward = float(top.mean()) if len(top) else 0.0
         first: dict = {}
         for j, i in enumerate(ids):
@@ -202,8 +208,10 @@ class InternetExplorerEnv(gym.Env):
         self.rewards.append(reward)
         self.t += 1
         self.last = (reward, len(new) / max(1, len(ids)))
+        new_top = np.sort(self.candidate_rewards[len(self.candidate_rewards) - len(new):])[::-1][:k]
         info = {"query": query, "concept": concept, "keys": [r.key for r in results],
                 "image_rewards": np.asarray(image_rewards, np.float32), "new_images": len(new),
+                "new_reward": float(np.sum(new_top) / k),
                 "iteration": self.iteration, "relevant": int(np.sum(relevant)), "new_relevant": len(new_relevant),
                 "iteration_end": False}
         if self.t % self.config.queries_per_iteration == 0 or self.t == self.config.budget:

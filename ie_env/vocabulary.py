@@ -220,3 +220,17 @@ def load_vocabulary(wordnet: Path | None = None) -> Vocabulary:
     data = _parse(wn)
     atomic_write_bytes(path, gzip.compress(json.dumps(data).encode(), compresslevel=3))
     return Vocabulary(data)
+
+
+_SUFFIX_PREFIXES = ("in ", "on ", "at ", "with ", "under ", "near ")
+
+
+def descriptor_text(descriptor: str, lemma: str) -> str:
+    """The query text of a concept with a descriptor: ``descriptor_text("baby", "duck") == "baby duck"``;
+    a prepositional descriptor goes after it: ``descriptor_text("in the snow", "fox") == "fox in the snow"``."""
+    descriptor, lemma = descriptor.strip(), lemma.strip()
+    if not descriptor:
+        return lemma
+    if descriptor.lower().startswith(_SUFFIX_PREFIXES):
+        return f"{lemma} {descriptor}"
+    return f"{descriptor} {lemma}"

@@ -38,6 +38,7 @@ def test_distinct_counting_and_info(tiny_world, concepts):
     _, r2, _, _, info2 = env.step(dog)
     assert info1["query"] == "golden retriever" and info1["new_images"] == 10 and info1["new_relevant"] > 5
     assert info2["new_images"] == 0 and info2["new_relevant"] == 0 and r1 == r2  # a repeat finds nothing new
+    assert info1["new_reward"] == pytest.approx(r1) and info2["new_reward"] == 0.0
     m = env.metrics()
     assert m["distinct_images"] == 10 and m["relevant_images"] == info1["new_relevant"]
     assert len(info1["image_rewards"]) == 10 and set(info1) >= {"keys", "iteration", "relevant", "concept"}
