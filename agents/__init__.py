@@ -41,4 +41,31 @@ def make_agent(name: str, context: AgentContext, **options) -> Agent:
     return getattr(mod, cls)(context, **options)
 
 
-__all__ = ["AGENTS", "Agent", "AgentContext", "Query", "make_agent"]
+VARYING = ("gp", "gp_label_set", "gp_ucb", "gp_thompson", "oracle")
+"""Agents that vary their queries with the env's descriptors when it has some (random queries plain concepts)."""
+
+
+def oracle_concepts(env) -> list[int]:
+    """Concepts whose synset is a relevant class of an offline world (ground truth: the oracle's privilege)."""
+    rel = set(env.world.wnids[env.relevant].tolist())
+    return [i for i, w in enumerate(env.vocab.wnids) if w in rel]
+
+
+def make_agent_for_env(name: str, env, **options) -> Agent:
+    """The agent ``name`` for ``env``: its vocabulary, concept embeddings, target class names and descriptors
+    (used by the agents in :data:`VARYING`); the oracle gets the world's relevant concepts, PPO/DQN the env."""
+    import numpy as np
+
+    from ie_env.text_embedding import concept_embeddings
+
+    ctx = AgentContext(vocab=env.vocab, concept_embeddings=np.asarray(concept_embeddings(env.vocab)),
+                       target_class_names=env.target.class_names, descriptors=list(env.config.descriptors))
+    extra = {"oracle_concepts": oracle_concepts(env)} if name == "oracle" else {}
+    if env.config.descriptors and name in VARYING:
+        extra["descriptor_source"] = "context"
+    if name in ("ppo", "dqn"):
+        extra["env"] = env
+    return make_agent(name, ctx, **{**extra, **options})
+
+
+__all__ = ["AGENTS", "Agent", "AgentContext", "Query", "make_agent", "make_agent_for_env"]

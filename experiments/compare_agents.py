@@ -11,14 +11,14 @@ from __future__ import annotations
 
 import argparse
 import json
-import time
 from pathlib import Path
 
 import numpy as np
 from tqdm.auto import tqdm
 
-VARYING = ("gp", "gp_label_set", "gp_ucb", "gp_thompson", "oracle")
-"""Agents that vary their queries with the env's descriptors (the random baseline queries plain concepts)."""
+from agents import make_agent_for_env
+from ie_env.runner import run_episode
+
 METRICS = ("relevant_images", "precision", "relevant_classes", "distinct_images", "mean_reward")
 
 
@@ -32,67 +32,6 @@ def interval(values) -> dict:
         return {"mean": mean, "lo": mean, "hi": mean}
     half = float(stats.t.ppf(0.975, len(v) - 1) * v.std(ddof=1) / np.sqrt(len(v)))
     return {"mean": mean, "lo": mean - half, "hi": mean + half}
-
-
-def oracle_concepts(env) -> list[int]:
-    """Concepts whose synset is a relevant web class (ground truth: the oracle's privilege)."""
-    rel = set(env.world.wnids[env.relevant].tolist())
-    return [i for i, w in enumerate(env.vocab.wnids) if w in rel]
-
-
-def make_agent_for(name: str, env, options: dict):
-    from agents import make_agent
-    from agents.base import AgentContext
-    from ie_env.text_embedding import concept_embeddings
-
-    ctx = AgentContext(vocab=env.vocab, concept_embeddings=np.asarray(concept_embeddings(env.vocab)),
-                       target_class_names=env.target.class_names, descriptors=list(env.config.descriptors))
-    extra = {"oracle_concepts": oracle_concepts(env)} if name == "oracle" else {}
-    if env.config.descriptors and name in VARYING:
-        extra["descriptor_source"] = "context"
-    if name in ("ppo", "dqn"):
-        extra["env"] = env
-    return make_agent(name, ctx, **extra, **options.get(name, {}))
-
-
-def run_episode(env, agent, seed: int, bar=None, progress: bool = False) -> dict:
-    """One episode; returns curves per query and per iteration (``progress``: a bar of its own)."""
-    own = tqdm(total=env.config.budget, desc=f"episode (seed {seed})", unit="query") if progress and bar is None \
-        else None
-    bar = bar or own
-    env.reset(seed=seed)
-    agent.reset(seed)
-    curve = {"relevant_images": [], "distinct_images": [], "relevant_classes": []}
-    iters = {"precision": [], "reward": [], "knn_accuracy": []}
-    it_new = it_rel = 0
-    it_rewards: list[float] = []
-    start = time.perf_counter()
-    for _ in range(env.config.budget):
-        q = agent.act()
-        action = (q.concept, q.descriptor + 1) if env.config.descriptors else q.concept
-        _, reward, _, truncated, info = env.step(action)
-        agent.observe(q, reward, info)
-        it_new += info["new_images"]
-        it_rel += info["new_relevant"]
-        it_rewards.append(reward)
-        m = env.metrics()
-        for k in curve:
-            curve[k].append(m[k])
-        if info["iteration_end"]:
-            iters["precision"].append(it_rel / max(1, it_new))
-            iters["reward"].append(float(np.mean(it_rewards)))
-            iters["knn_accuracy"].append(info.get("knn_accuracy", 0.0))
-            it_new = it_rel = 0
-            it_rewards = []
-        if bar is not None:
-            bar.update(1)
-        if truncated:
-            break
-    seconds = time.perf_counter() - start
-    if own is not None:
-        own.close()
-    return {"seed": seed, "final": env.metrics(), "curve": curve, "iterations": iters,
-            "steps_per_s": env.config.budget / seconds, "queries": [h["query"] for h in env.history]}
 
 
 def target_only(env, seed: int) -> dict:
@@ -179,7 +118,7 @@ def main(argv=None) -> dict:
     runs: dict[str, list] = {}
     with tqdm(total=len(names) * args.seeds * args.budget, desc="episodes", unit="query") as bar:
         for name in names:
-            agent = make_agent_for(name, env, {})
+            agent = make_agent_for_env(name, env)
             runs[name] = []
             for seed in range(args.first_seed, args.first_seed + args.seeds):
                 bar.set_postfix(agent=name, seed=seed)

@@ -1,7 +1,8 @@
 """``ie-explore``: the command line of the project.
 
 Subcommands: ``vocab``, ``embed-vocab``, ``build-world``, ``search``, ``inspect``, ``verify``, ``target``,
-``demo`` (the main job), ``serve`` (snapshot server). Every JSON-printing command prints one JSON document as
+``demo`` (the main job), ``run`` (the loop on an offline world), ``live`` (the loop on a live engine),
+``serve`` (snapshot server). Every JSON-printing command prints one JSON document as
 the last line of its output. Errors are one line on stderr and exit status 2.
 """
 from __future__ import annotations
@@ -10,6 +11,9 @@ import argparse
 import json
 import sys
 import time
+from pathlib import Path
+
+from ie_env.atomic import atomic_write_json
 
 
 def cmd_vocab(args) -> dict:
@@ -95,25 +99,97 @@ def _options(pairs: list[str]) -> dict:
         key, sep, value = pair.partition("=")
         if not sep or not key:
             raise ValueError(f"option {pair!r} is not KEY=VALUE (e.g. license=cc0,by)")
-        out[key] = {"true": True, "false": False}.get(value.lower(), int(value) if value.isdigit() else value)
+        out[key] = {"true": True, "false": False}.get(value.lower(), _number(value))
     return out
 
 
-def cmd_live(args) -> dict:
-    from experiments.compare_agents import make_agent_for, run_episode
-    from ie_env.download import format_status
-    from ie_env.live_env import InternetExplorerLiveEnv
+def _number(text: str):
+    for kind in (int, float):
+        try:
+            return kind(text)
+        except ValueError:
+            pass
+    return text
 
-    env = InternetExplorerLiveEnv(engine=args.engine, target=args.target, mode=args.mode, budget=args.budget,
-                                  queries_per_iteration=args.queries_per_iteration,
-                                  results_per_query=args.results_per_query, record=args.record,
-                                  snapshot=args.snapshot, engine_options=_options(args.engine_option),
-                                  downloader=_options(args.downloader_option))
-    run = run_episode(env, make_agent_for(args.agent, env, {}), args.seed, progress=True)
-    print(format_status(env.fetcher.status, f"{args.engine} download status"))
-    env.close()
-    return {"final": run["final"], "queries": run["queries"], "status": dict(env.fetcher.status),
-            "record": args.record}
+
+RUN_CONFIG = "config.json"
+LOOP_ARGS = ("engine", "engine_option", "world", "target", "mode", "agent", "agent_option", "budget",
+             "queries_per_iteration", "results_per_query", "image_size", "frozen_encoder", "learner_option", "seed",
+             "vocabulary_under", "env_option",
+             "downloader_option", "record", "snapshot")
+
+
+def _run_folder(args) -> tuple[Path | None, bool]:
+    """The run folder and whether to resume; on resume ``args`` takes the run's saved options."""
+    if args.resume:
+        run_dir = Path(args.resume)
+        saved = run_dir / RUN_CONFIG
+        if not saved.is_file():
+            raise ValueError(f"{run_dir} has no {RUN_CONFIG}: it is not a run folder (start one with --out {run_dir})")
+        config = json.loads(saved.read_text())
+        if config.get("command") != args.command:
+            raise ValueError(f"{run_dir} is a run of 'ie-explore {config.get('command')}': resume it with that command")
+        for key in LOOP_ARGS:
+            if key in config:
+                setattr(args, key, config[key])
+        return run_dir, True
+    if not args.out:
+        return None, False
+    run_dir = Path(args.out)
+    if (run_dir / RUN_CONFIG).exists():
+        raise ValueError(f"{run_dir} holds a run already: continue it with --resume {run_dir}, or choose another --out")
+    atomic_write_json(run_dir / RUN_CONFIG, {"command": args.command} |
+                      {k: getattr(args, k) for k in LOOP_ARGS if hasattr(args, k)})
+    return run_dir, False
+
+
+def _loop(args, live: bool) -> dict:
+    from agents import make_agent_for_env
+    from ie_env.runner import RESULT, run_episode
+
+    run_dir, resume = _run_folder(args)
+    if resume and (run_dir / RESULT).exists():
+        print(f"{run_dir} finished already; its result:", file=sys.stderr)
+        return json.loads((run_dir / RESULT).read_text())["final"]
+    if args.budget < 1 or args.queries_per_iteration < 1 or args.results_per_query < 1:
+        raise ValueError("--budget, --queries-per-iteration and --results-per-query must be positive integers")
+    options = dict(engine=args.engine, target=args.target, mode=args.mode, budget=args.budget,
+                   queries_per_iteration=args.queries_per_iteration, results_per_query=args.results_per_query,
+                   image_size=args.image_size, frozen_encoder=args.frozen_encoder,
+                   engine_options=_options(args.engine_option), **_options(args.env_option))
+    if args.vocabulary_under:
+        options["vocabulary_under"] = tuple(args.vocabulary_under.split(","))
+    if args.learner_option:
+        options["learner"] = {"stem_stride": 2} | _options(args.learner_option)
+    if live:
+        from ie_env.live_env import InternetExplorerLiveEnv
+
+        env = InternetExplorerLiveEnv(**options, record=args.record, snapshot=args.snapshot,
+                                      downloader=_options(args.downloader_option))
+    else:
+        from ie_env.env import InternetExplorerEnv
+
+        env = InternetExplorerEnv(**options, world=args.world)
+    try:
+        agent = make_agent_for_env(args.agent, env, **_options(args.agent_option))
+        run = run_episode(env, agent, args.seed, progress=True, run_dir=run_dir, resume=resume)
+        out = {"final": run["final"], "queries": run["queries"], "run_dir": str(run_dir or "")}
+        if live:
+            from ie_env.download import format_status
+
+            print(format_status(env.fetcher.status, f"{args.engine} download status"), file=sys.stderr)
+            out |= {"status": dict(env.fetcher.status), "record": args.record}
+        return out
+    finally:
+        env.close()
+
+
+def cmd_run(args) -> dict:
+    return _loop(args, live=False)
+
+
+def cmd_live(args) -> dict:
+    return _loop(args, live=True)
 
 
 def cmd_serve(args) -> None:
@@ -158,21 +234,41 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("--seed", type=int, default=0, help="random seed")
     sp.add_argument("--world", default="tinyweb", help="world name")
     sp.add_argument("--target", default="cifar10", help="target dataset")
+
+    def loop_args(sp, engine: str, budget: int, qpi: int, results: int) -> None:
+        sp.add_argument("--engine", default=engine, help=f"search engine (default {engine})")
+        sp.add_argument("--engine-option", action="append", default=[], metavar="KEY=VALUE",
+                        help="engine option, repeatable (license=cc0,by; base_url=http://host:port; ...)")
+        sp.add_argument("--agent", default="gp", help="query agent (random, gp, gp_label_set, gp_ucb, gp_thompson)")
+        sp.add_argument("--agent-option", action="append", default=[], metavar="KEY=VALUE",
+                        help="agent option, repeatable (refit_every=16; descriptor_source=visual; ...)")
+        sp.add_argument("--target", default="cifar10", help="target dataset")
+        sp.add_argument("--mode", default="frozen", choices=["frozen", "full"], help="frozen encoder or SSL training")
+        sp.add_argument("--budget", type=int, default=budget, help="number of queries")
+        sp.add_argument("--queries-per-iteration", type=int, default=qpi, help="queries between training calls")
+        sp.add_argument("--results-per-query", type=int, default=results, help="images asked per query")
+        sp.add_argument("--image-size", type=int, default=32, help="image side the encoder sees")
+        sp.add_argument("--frozen-encoder", default="efficientnet_lite0", help="encoder of frozen mode")
+        sp.add_argument("--learner-option", action="append", default=[], metavar="KEY=VALUE",
+                        help="full mode: learner option, repeatable (steps_per_iteration=4; width=0.25; ...)")
+        sp.add_argument("--vocabulary-under", default="", metavar="SYNSETS",
+                        help="keep only the concepts under these comma-separated synsets (e.g. animal.n.01)")
+        sp.add_argument("--env-option", action="append", default=[], metavar="KEY=VALUE",
+                        help="any other EnvConfig field, repeatable (reward_targets=1000; eval_images=500; ...)")
+        sp.add_argument("--seed", type=int, default=0, help="random seed")
+        sp.add_argument("--out", default="", help="run folder: checkpoint at every iteration end, result at the end")
+        sp.add_argument("--resume", default="", metavar="RUN_DIR", help="continue the killed run in RUN_DIR "
+                        "(its saved options are used)")
+
+    sp = add("run", cmd_run, "run the loop on an offline world (deterministic; resumable with --out/--resume)")
+    loop_args(sp, "tinyweb", 128, 32, 100)
+    sp.add_argument("--world", default="tinyweb", help="offline world name or folder")
     sp = add("live", cmd_live, "run the loop against a live image-search service (or replay a recorded run)")
-    sp.add_argument("--engine", default="openverse", help="openverse, clip_retrieval, flickr, wikimedia or replay")
-    sp.add_argument("--engine-option", action="append", default=[], metavar="KEY=VALUE",
-                    help="engine option, repeatable (license=cc0,by; base_url=http://host:port; indice_name=...)")
+    loop_args(sp, "openverse", 64, 16, 20)
     sp.add_argument("--downloader-option", action="append", default=[], metavar="KEY=VALUE",
                     help="downloader option, repeatable (threads=16; read_timeout=5; ...)")
     sp.add_argument("--record", default="", help="snapshot folder to record every answer and image into")
     sp.add_argument("--snapshot", default="", help="with --engine replay: the recorded snapshot to replay")
-    sp.add_argument("--agent", default="gp", help="query agent (random, gp, gp_ucb, gp_thompson)")
-    sp.add_argument("--target", default="cifar10", help="target dataset")
-    sp.add_argument("--mode", default="frozen", choices=["frozen", "full"], help="frozen encoder or SSL training")
-    sp.add_argument("--budget", type=int, default=64, help="number of queries")
-    sp.add_argument("--queries-per-iteration", type=int, default=16, help="queries between training calls")
-    sp.add_argument("--results-per-query", type=int, default=20, help="images asked per query")
-    sp.add_argument("--seed", type=int, default=0, help="random seed")
     sp = sub.add_parser("serve", help="serve a world over HTTP (clip-retrieval /knn-service + image bytes)")
     sp.set_defaults(fn=cmd_serve, json=False)
     sp.add_argument("--world", default="tinyweb", help="world name or snapshot folder")

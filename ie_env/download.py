@@ -46,6 +46,7 @@ from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
 from urllib3.exceptions import ConnectTimeoutError, NameResolutionError, NewConnectionError
 from urllib3.util import connection as u3connection
 
+from ie_env.failpoints import failpoint
 from ie_env.search.base import SearchError
 from ie_env.types import SearchResult
 
@@ -395,7 +396,32 @@ class _Outcome:
     height: int = 0
 
 
-class Downloader:
+class FetcherState:
+    """What a fetcher remembers over an episode (outcome per URL, images met, status counts), as a checkpoint."""
+
+    _STATE = ("_done", "_seen", "_seen_raw")
+
+    def state_dict(self) -> dict:
+        d = {"status": dict(self.status), "base_status": dict(getattr(self, "_base_status", {}))}
+        for name in self._STATE:
+            if hasattr(self, name):
+                value = getattr(self, name)
+                d[name] = sorted(value) if isinstance(value, set) else {k: list(v) if isinstance(v, tuple) else v
+                                                                         for k, v in value.items()}
+        return d
+
+    def load_state_dict(self, d: dict) -> None:
+        self.status = Counter(d["status"])
+        if hasattr(self, "_base_status"):
+            self._base_status = Counter(d["base_status"])
+        for name in self._STATE:
+            if hasattr(self, name):
+                value = d[name]
+                setattr(self, name, set(value) if isinstance(value, list) else
+                        {k: tuple(v) if isinstance(v, list) else v for k, v in value.items()})
+
+
+class Downloader(FetcherState):
     """Fetches the images of search results (see the module docstring for what it guards against).
 
     Args:
@@ -445,6 +471,7 @@ class Downloader:
         return s
 
     def _download(self, url: str) -> _Outcome:
+        failpoint("download")
         cfg = self.config
         _job.deadline = time.monotonic() + cfg.deadline
         _job.tokens = []
@@ -606,6 +633,7 @@ class Downloader:
                 if f.status == "ok":
                     snap.put_blob(f.image, "image/jpeg", f.width, f.height)
                 snap.put_download(f.url, f.status, f.sha256, f.detail)
+                failpoint("record")
             snap.set_meta("download_status", dict(self._base_status + self.status))
 
     def _run(self, urls: list[str]) -> dict[str, _Outcome]:

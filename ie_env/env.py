@@ -50,6 +50,8 @@ class EnvConfig:
     The default stride-2 stem trains ~4x faster on a CPU than the CIFAR stride-1 stem."""
     concepts: list | None = None
     """Narrow the vocabulary to these positions (tests, label-set runs); ``None`` = all 146,347 nouns."""
+    vocabulary_under: tuple = ()
+    """Narrow the vocabulary to the concepts at or under these WordNet synsets (``("animal.n.01",)``)."""
     descriptors: tuple = ()
     """Adjectives an action may prefix ("baby duck"); when set the action is ``(concept, descriptor + 1)``."""
 
@@ -123,6 +125,8 @@ class InternetExplorerEnv(gym.Env):
         self.config = cfg = self.config_class(**{**(config.__dict__ if config else {}), **overrides})
         self.full_vocab = load_vocabulary()
         self.vocab = self.full_vocab.subset(list(cfg.concepts)) if cfg.concepts is not None else self.full_vocab
+        if cfg.vocabulary_under:
+            self.vocab = self.vocab.subset(self.vocab.under(cfg.vocabulary_under))
         self.target = load_target(cfg.target, cfg.image_size)
         self._setup_web()
         n = len(self.vocab)
@@ -235,6 +239,33 @@ class InternetExplorerEnv(gym.Env):
                self.last[0], float(np.mean(r)) if r else 0.0, max(r) if r else 0.0, self.last[1],
                np.log10(1 + len(self.seen)) / 6, self.knn_accuracy]
         return np.clip(np.asarray(obs, np.float32), 0.0, 1.0)
+
+    # --- checkpoints (taken at iteration boundaries by ie_env.runner) -------------------------------
+    def state_dict(self) -> dict:
+        """The episode so far: counters, what was found, RNG and the scorer (learner weights, optimiser,
+        replay buffer); plain containers, numpy arrays and tensors only."""
+        if not self._started:
+            raise RuntimeError("call reset() before state_dict(): there is no episode to save")
+        return {"t": self.t, "iteration": self.iteration, "seen": sorted(self.seen), "found": sorted(self.found),
+                "found_classes": sorted(self.found_classes), "rewards": list(self.rewards),
+                "candidates": list(self.candidates), "candidate_rewards": list(self.candidate_rewards),
+                "knn_accuracy": self.knn_accuracy, "last": list(self.last), "history": list(self.history),
+                "np_random": dict(self.np_random.bit_generator.state), "scorer": self.scorer.state_dict()}
+
+    def load_state_dict(self, d: dict) -> None:
+        """Continue the episode saved by :meth:`state_dict` (same configuration)."""
+        rng = np.random.Generator(np.random.PCG64())
+        rng.bit_generator.state = d["np_random"]
+        self._np_random = rng
+        self.scorer.load_state_dict(d["scorer"])
+        self.t, self.iteration = int(d["t"]), int(d["iteration"])
+        self.seen, self.found, self.found_classes = set(d["seen"]), set(d["found"]), set(d["found_classes"])
+        self.rewards = [float(r) for r in d["rewards"]]
+        self.candidates, self.candidate_rewards = list(d["candidates"]), [float(r) for r in d["candidate_rewards"]]
+        self.knn_accuracy = float(d["knn_accuracy"])
+        self.last = tuple(float(x) for x in d["last"])
+        self.history = list(d["history"])
+        self._started = True
 
     # --- measurement -----------------------------------------------------------------------------
     def metrics(self) -> dict:

@@ -35,6 +35,7 @@ from torch import nn
 
 from ie_env.augment import AugmentConfig, TwoViewAugment, resize_batch, to_float_nchw
 from ie_env.backbones import make_backbone
+from ie_env.failpoints import failpoint
 
 OBJECTIVES = ("moco", "simsiam")
 OPTIMIZERS = ("sgd", "adamw")
@@ -372,6 +373,7 @@ class Learner:
                 self._update_momentum()
             losses.append(value)
             self.step += 1
+            failpoint("train")
             images += len(batch)
             cand_images += n_cand
         added = self._update_replay(candidates, candidate_rewards)

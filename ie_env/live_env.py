@@ -82,6 +82,23 @@ class InternetExplorerLiveEnv(InternetExplorerEnv):
         rewards = np.asarray([self._reward_of[i] for i in ids], np.float32)
         return ids, rewards, np.zeros(len(ids), bool)
 
+    def state_dict(self) -> dict:
+        return super().state_dict() | {"fetcher": self.fetcher.state_dict(), "reward_of": dict(self._reward_of),
+                                       "pixels": {k: self._pixels[k] for k in self.candidates}}
+
+    def load_state_dict(self, d: dict) -> None:
+        if self.fetcher is None:
+            self.fetcher = self._fetcher_factory()
+        self.fetcher.load_state_dict(d["fetcher"])
+        self._reward_of = {k: float(v) for k, v in d["reward_of"].items()}
+        self._pixels = {k: np.asarray(v) for k, v in d["pixels"].items()}
+        super().load_state_dict(d)
+
+    def _end_iteration(self) -> dict:
+        out = super()._end_iteration()
+        self._pixels = {}  # the iteration's candidates have been trained on; later answers decode afresh
+        return out
+
     def _wnid(self, image_id) -> str:
         return ""
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from ie_env.failpoints import failpoint
 from ie_env.reward import RelevanceReward, RewardConfig
 
 
@@ -50,6 +51,12 @@ class FrozenScorer:
     def end_iteration(self, images, rewards: np.ndarray) -> dict:
         return {}
 
+    def state_dict(self) -> dict:
+        return {}
+
+    def load_state_dict(self, state: dict) -> None:
+        pass
+
 
 class LearnerScorer:
     """Rewards from the self-supervised learner, which trains at every iteration end."""
@@ -81,11 +88,22 @@ class LearnerScorer:
         from ie_env.evaluation import knn_accuracy
 
         stats = self.learner.train(images, rewards if len(rewards) else None, self.target.train)
+        failpoint("evaluate")
         self.reward.set_target(self.learner.embed(self.target.train[self.ref_idx]))
         t = self.target
         acc = knn_accuracy(self.learner.embed(t.probe_train[self.bank_idx]), t.probe_train_labels[self.bank_idx],
                            self.learner.embed(t.test[self.test_idx]), t.test_labels[self.test_idx])
         return {"knn_accuracy": float(acc), "train_loss": float(stats.loss)}
+
+    def state_dict(self) -> dict:
+        return {"learner": self.learner.state_dict(), "ref_idx": self.ref_idx.copy()}
+
+    def load_state_dict(self, state: dict) -> None:
+        from ie_env.learner import Learner
+
+        self.learner = Learner.from_state_dict(state["learner"])
+        self.ref_idx = np.asarray(state["ref_idx"], np.int64)
+        self.reward.set_target(self.learner.embed(self.target.train[self.ref_idx]))
 
 
 def make_scorer(cfg, world, target):

@@ -192,6 +192,26 @@ class Vocabulary:
     def is_under(self, wnid: str, ancestor: str) -> bool:
         return ancestor in self.ancestors(wnid)
 
+    def under(self, synsets) -> list[int]:
+        """Positions of the concepts whose synset is one of ``synsets`` (names like ``dog.n.01`` or wnids) or
+        lies under one. Raises ``ValueError`` when that leaves no concept."""
+        roots = [self.wnid(s.strip()) for s in synsets if s.strip()]
+        children: dict[str, list[str]] = {}
+        for w, s in self._synsets.items():
+            for p in s["parents"]:
+                children.setdefault(p, []).append(w)
+        keep, todo = set(roots), deque(roots)
+        while todo:
+            for c in children.get(todo.popleft(), []):
+                if c not in keep:
+                    keep.add(c)
+                    todo.append(c)
+        out = [i for i, w in enumerate(self.wnids) if w in keep]
+        if not out:
+            raise ValueError(f"the vocabulary filter {list(synsets)} leaves no concept: give synsets that have noun "
+                             "lemmas in this vocabulary, e.g. animal.n.01")
+        return out
+
     @cached_property
     def _lemma_index(self) -> dict[str, list[int]]:
         out: dict[str, list[int]] = {}

@@ -15,7 +15,7 @@ from pathlib import Path
 
 from PIL import Image
 
-from ie_env.download import Fetched, seen_before
+from ie_env.download import Fetched, FetcherState, seen_before
 from ie_env.search.base import SearchError
 from ie_env.types import SearchResult
 from offline_cache.snapshot import Snapshot
@@ -67,7 +67,7 @@ class ReplayEngine:
         return [self.search(q, n) for q in queries]
 
 
-class SnapshotFetcher:
+class SnapshotFetcher(FetcherState):
     """The downloader's stand-in for replay: ``fetch(results)`` reads recorded outcomes and bytes.
 
     A URL recorded ``ok`` or ``duplicate`` gives its image the first time its bytes are met in this fetcher's

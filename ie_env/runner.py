@@ -1,0 +1,150 @@
+"""Running one episode of the loop (agent -> env), with the curves the experiments plot and, given a run folder,
+a checkpoint at every iteration boundary so that a killed run resumes with nothing lost.
+
+    result = run_episode(env, agent, seed=0, run_dir="runs/gp-0")                # writes checkpoints
+    result = run_episode(env, agent, seed=0, run_dir="runs/gp-0", resume=True)   # after a crash
+
+The checkpoint (``checkpoint.pt``, written at the start and at every iteration end, replaced atomically) holds the env's episode (learner and momentum encoder,
+optimiser, replay buffer, RNGs, what was found, the fetcher's memory of URLs and images), the agent's state
+(observations, posterior inputs, RNG) and the curves so far. It holds tensors and plain containers only and is
+read with ``torch.load(weights_only=True)``: loading a checkpoint never runs code from it. Steps taken after the
+last checkpoint are simply taken again on resume: an offline world answers the same, and a recording snapshot
+stores the same rows under the same keys, so nothing is lost or recorded twice.
+"""
+from __future__ import annotations
+
+import io
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+from tqdm.auto import tqdm
+
+from ie_env.atomic import atomic_write_bytes, atomic_write_json
+from ie_env.failpoints import failpoint
+
+CHECKPOINT = "checkpoint.pt"
+RESULT = "result.json"
+FORMAT = 1
+
+
+def _pack(x):
+    """numpy values -> tensors / Python scalars and sets -> tagged lists, so ``weights_only`` loading works."""
+    if isinstance(x, np.ndarray):
+        return {"__ndarray__": torch.from_numpy(np.ascontiguousarray(x).copy())}
+    if isinstance(x, np.generic):
+        return x.item()
+    if isinstance(x, (set, frozenset)):
+        return {"__set__": [_pack(v) for v in sorted(x)]}
+    if isinstance(x, dict):
+        return {k: _pack(v) for k, v in x.items()}
+    if isinstance(x, (list, tuple)):
+        return type(x)(_pack(v) for v in x)
+    return x
+
+
+def _unpack(x):
+    if isinstance(x, dict):
+        if set(x) == {"__ndarray__"}:
+            return x["__ndarray__"].numpy()
+        if set(x) == {"__set__"}:
+            return {_unpack(v) for v in x["__set__"]}
+        return {k: _unpack(v) for k, v in x.items()}
+    if isinstance(x, (list, tuple)):
+        return type(x)(_unpack(v) for v in x)
+    return x
+
+
+def save_checkpoint(run_dir: str | Path, state: dict) -> None:
+    buf = io.BytesIO()
+    torch.save(_pack({"format": FORMAT, **state}), buf)
+    atomic_write_bytes(Path(run_dir) / CHECKPOINT, buf.getvalue())
+
+
+def load_checkpoint(run_dir: str | Path) -> dict | None:
+    """The run's last checkpoint, or ``None`` when it has none yet (killed before its first iteration ended)."""
+    path = Path(run_dir) / CHECKPOINT
+    if not path.exists():
+        return None
+    try:
+        state = _unpack(torch.load(path, map_location="cpu", weights_only=True))
+    except Exception as e:  # noqa: BLE001 - any unreadable file gets the same advice
+        raise ValueError(f"{path} is not a readable checkpoint ({type(e).__name__}: {e}); delete it to start "
+                         "the run over") from e
+    if state.get("format") != FORMAT:
+        raise ValueError(f"{path} has checkpoint format {state.get('format')!r}, this version reads {FORMAT}")
+    return state
+
+
+def _new_log() -> dict:
+    return {"curve": {"relevant_images": [], "distinct_images": [], "relevant_classes": []},
+            "iterations": {"precision": [], "reward": [], "knn_accuracy": []},
+            "it_new": 0, "it_rel": 0, "it_rewards": [], "seconds": 0.0}
+
+
+def run_episode(env, agent, seed: int, bar=None, progress: bool = False, run_dir: str | Path | None = None,
+                resume: bool = False) -> dict:
+    """One episode; returns the final metrics and curves per query and per iteration.
+
+    Args:
+        env: an :class:`ie_env.env.InternetExplorerEnv` (or the live one).
+        agent: an :class:`agents.base.Agent` for the env's vocabulary.
+        seed: the episode's seed (env and agent).
+        bar: a tqdm bar to advance by one per query; ``progress`` makes a bar of its own.
+        run_dir: folder for ``checkpoint.pt`` (every iteration end) and ``result.json`` (at the end).
+        resume: continue from ``run_dir``'s checkpoint (from the start when there is none yet).
+    """
+    state = load_checkpoint(run_dir) if (run_dir and resume) else None
+    if state is not None:
+        if int(state["seed"]) != int(seed):
+            raise ValueError(f"the checkpoint in {run_dir} is of seed {state['seed']}, not {seed}")
+        env.load_state_dict(state["env"])
+        agent.load_state_dict(state["agent"])
+        log = state["log"]
+    else:
+        env.reset(seed=seed)
+        agent.reset(seed)
+        log = _new_log()
+        if run_dir:  # a run killed before its first iteration ends resumes from here, not from a fresh env
+            save_checkpoint(run_dir, {"seed": int(seed), "env": env.state_dict(), "agent": agent.state_dict(),
+                                      "log": log})
+    budget = env.config.budget
+    own = tqdm(total=budget, initial=env.t, desc=f"episode (seed {seed})", unit="query") \
+        if progress and bar is None else None
+    bar = bar or own
+    start = time.perf_counter()
+    while env.t < budget:
+        failpoint("step")
+        q = agent.act()
+        action = (q.concept, q.descriptor + 1) if env.config.descriptors else q.concept
+        _, reward, _, _, info = env.step(action)
+        agent.observe(q, reward, info)
+        log["it_new"] += info["new_images"]
+        log["it_rel"] += info["new_relevant"]
+        log["it_rewards"].append(float(reward))
+        m = env.metrics()
+        for k in log["curve"]:
+            log["curve"][k].append(m[k])
+        if bar is not None:
+            bar.update(1)
+        if info["iteration_end"]:
+            it = log["iterations"]
+            it["precision"].append(log["it_rel"] / max(1, log["it_new"]))
+            it["reward"].append(float(np.mean(log["it_rewards"])))
+            it["knn_accuracy"].append(float(info.get("knn_accuracy", 0.0)))
+            log.update(it_new=0, it_rel=0, it_rewards=[])
+            if run_dir:
+                now = time.perf_counter()
+                log["seconds"] += now - start
+                start = now
+                save_checkpoint(run_dir, {"seed": int(seed), "env": env.state_dict(), "agent": agent.state_dict(),
+                                          "log": log})
+    log["seconds"] += time.perf_counter() - start
+    if own is not None:
+        own.close()
+    result = {"seed": seed, "final": env.metrics(), "curve": log["curve"], "iterations": log["iterations"],
+              "steps_per_s": budget / max(log["seconds"], 1e-9), "queries": [h["query"] for h in env.history]}
+    if run_dir:
+        atomic_write_json(Path(run_dir) / RESULT, result)
+    return result
