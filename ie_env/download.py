@@ -61,8 +61,9 @@ OPT_OUT_DIRECTIVES = ("noai", "noimageai", "noindex", "noimageindex")
 
 STATUSES = ("ok", "duplicate", "timeout", "connection_error", "dns_error", "http_3xx", "http_4xx", "http_429",
             "http_5xx", "http_other", "too_many_redirects", "not_image", "corrupt", "too_large", "decompression_bomb",
-            "opted_out", "blocked_address", "bad_scheme", "bad_url", "not_recorded")
-"""Every status a fetch can end in (the histogram keys); ``not_recorded`` comes from replay only."""
+            "opted_out", "blocked_address", "bad_scheme", "bad_url", "not_recorded", "search_error")
+"""Every status a fetch can end in (the histogram keys); ``not_recorded`` comes from replay only and
+``search_error`` (a search that failed, counted by the live env) from no download at all."""
 
 
 @dataclass
@@ -93,6 +94,8 @@ class DownloaderConfig:
     """Cap on the delay a server's ``Retry-After`` may ask for."""
     max_redirects: int = 5
     """Redirect hops followed before giving up (``too_many_redirects``)."""
+    max_url_length: int = 4096
+    """Longest URL fetched (``bad_url`` past it)."""
     max_bytes: int = 10_000_000
     """Largest body accepted (``too_large`` past it)."""
     max_pixels: int = 40_000_000
@@ -113,8 +116,9 @@ class DownloaderConfig:
             raise ValueError(f"threads={self.threads}, per_host={self.per_host}: both must be at least 1")
         if min(self.connect_timeout, self.read_timeout, self.deadline) <= 0:
             raise ValueError("connect_timeout, read_timeout and deadline must be positive seconds")
-        if self.retries < 0 or self.max_redirects < 0 or self.max_bytes < 1 or self.max_pixels < 1:
-            raise ValueError("retries and max_redirects must be >= 0, max_bytes and max_pixels >= 1")
+        if self.retries < 0 or self.max_redirects < 0 or self.max_bytes < 1 or self.max_pixels < 1 \
+                or self.max_url_length < 1:
+            raise ValueError("retries and max_redirects must be >= 0, max_bytes, max_pixels and max_url_length >= 1")
         if not 1 <= self.jpeg_quality <= 100:
             raise ValueError(f"jpeg_quality={self.jpeg_quality}: give 1..100")
         return self
@@ -495,6 +499,8 @@ class Downloader(FetcherState):
                 host = parts.hostname
             except ValueError as e:
                 return "bad_url", _one_line(f"{url!r}: {e}"), None
+            if len(url) > cfg.max_url_length:
+                return "bad_url", f"URL of {len(url)} characters (max_url_length={cfg.max_url_length})", None
             if parts.scheme.lower() not in ("http", "https"):
                 return "bad_scheme", _one_line(f"scheme {parts.scheme!r} of {url!r} (only http and https)"), None
             if not host:

@@ -152,6 +152,9 @@ class InternetExplorerEnv(gym.Env):
         _, first, inverse = np.unique(np.asarray(self.world.sha256), return_index=True, return_inverse=True)
         self.canonical = first[inverse]
 
+    def _search(self, query: str) -> list:
+        return self.engine.search(query, self.config.results_per_query)
+
     def _fetch(self, results) -> tuple[list, np.ndarray, np.ndarray]:
         """The answer's images as ids, their rewards, and whether each is relevant (measurement only)."""
         idx = self.canonical[[self.world.index_of[r.key] for r in results]].astype(np.int64)
@@ -194,7 +197,7 @@ class InternetExplorerEnv(gym.Env):
         if not self._started:
             raise RuntimeError("call reset() before step()")
         concept, query = self.query_text(action)
-        results = self.engine.search(query, self.config.results_per_query)
+        results = self._search(query)
         ids, image_rewards, relevant = self._fetch(results)
         k = self.config.reward_top
         top = np.sort(image_rewards)[::-1][:k]

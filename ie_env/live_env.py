@@ -68,7 +68,20 @@ class InternetExplorerLiveEnv(InternetExplorerEnv):
         self.fetcher = self._fetcher_factory()  # a fresh downloader: its de-duplication is per episode
         self._reward_of: dict[str, float] = {}
         self._pixels: dict[str, np.ndarray] = {}
+        self.search_errors: list[str] = []
         return super().reset(seed=seed, options=options)
+
+    def _search(self, query: str) -> list:
+        """The engine's answer; a failed search (unreachable, malformed or oversized answer, HTTP errors after the
+        retries) counts as ``search_error`` in the status histogram and answers nothing."""
+        from ie_env.search.base import SearchError
+
+        try:
+            return super()._search(query)
+        except SearchError as e:
+            self.fetcher.status["search_error"] += 1
+            self.search_errors.append(f"{query!r}: {e}")
+            return []
 
     def _fetch(self, results) -> tuple[list, np.ndarray, np.ndarray]:
         fetched = self.fetcher.fetch(results)
@@ -92,6 +105,7 @@ class InternetExplorerLiveEnv(InternetExplorerEnv):
         self.fetcher.load_state_dict(d["fetcher"])
         self._reward_of = {k: float(v) for k, v in d["reward_of"].items()}
         self._pixels = {k: np.asarray(v) for k, v in d["pixels"].items()}
+        self.search_errors = []
         super().load_state_dict(d)
 
     def _end_iteration(self) -> dict:
