@@ -74,6 +74,10 @@ def rng_from_state(state: dict) -> np.random.Generator:
     return rng
 
 
+class UnknownOption(TypeError, ValueError):
+    """An option no configuration field has (a ValueError too, so command lines report it in one line)."""
+
+
 def build_config(cls, options: dict, nested: dict | None = None):
     """Make dataclass ``cls`` from keyword options; keys of nested dataclasses (``{"gp": GPConfig}``) may be
     given flat. Unknown keys raise a one-line error listing the valid ones."""
@@ -93,7 +97,7 @@ def build_config(cls, options: dict, nested: dict | None = None):
                 sub[key] = value if is_dataclass(value) else dict(value)
                 continue
             valid = sorted(own | {f.name for c in nested.values() for f in fields(c)})
-            raise TypeError(f"unknown option {key!r} for {cls.__name__}: valid options are {', '.join(valid)}")
+            raise UnknownOption(f"unknown option {key!r} for {cls.__name__}: valid options are {', '.join(valid)}")
     for name, sub_cls in nested.items():
         v = sub[name]
         kwargs[name] = v if is_dataclass(v) else sub_cls(**v)

@@ -58,6 +58,8 @@ class GPAgentConfig:
         if len(self.tier_masses) != 3 or min(self.tier_masses) < 0 or not np.isclose(sum(self.tier_masses), 1.0):
             raise ValueError(f"tier_masses must be three non-negative masses summing to 1, like (0.8, 0.1, 0.1); "
                              f"got {self.tier_masses}")
+        if int(self.label_set_size) < 1:
+            raise ValueError(f"label_set_size={self.label_set_size} leaves no candidate concept: use 1000 (the default)")
         if not self.temperature_ratio > 0:
             raise ValueError(f"temperature_ratio must be > 0 (got {self.temperature_ratio}); the paper uses 3")
         self.tier_sizes = tuple(int(x) for x in self.tier_sizes)

@@ -40,9 +40,9 @@ def cmd_embed_vocab(args) -> dict:
 def cmd_build_world(args) -> dict:
     from offline_cache.tinyweb import TinywebConfig, build_tinyweb, open_world
 
+    cfg = TinywebConfig(noise=args.noise, seed=args.seed, source=args.source or "")
     if args.world != "tinyweb" and not args.source:
         raise ValueError(f"unknown world {args.world!r}: the builder makes 'tinyweb' (or give --source)")
-    cfg = TinywebConfig(noise=args.noise, seed=args.seed, source=args.source or "")
     snap = open_world(str(build_tinyweb(cfg, name=args.world, force=args.force))).snapshot
     return snap.inspect() | {"stats": snap.get_meta("stats")}
 
@@ -138,21 +138,25 @@ def _run_folder(args) -> tuple[Path | None, bool]:
     run_dir = Path(args.out)
     if (run_dir / RUN_CONFIG).exists():
         raise ValueError(f"{run_dir} holds a run already: continue it with --resume {run_dir}, or choose another --out")
-    atomic_write_json(run_dir / RUN_CONFIG, {"command": args.command} |
-                      {k: getattr(args, k) for k in LOOP_ARGS if hasattr(args, k)})
     return run_dir, False
 
 
 def _loop(args, live: bool) -> dict:
     from agents import make_agent_for_env
     from ie_env.runner import RESULT, run_episode
+    from ie_env.search import ENGINES
 
     run_dir, resume = _run_folder(args)
     if resume and (run_dir / RESULT).exists():
         print(f"{run_dir} finished already; its result:", file=sys.stderr)
         return json.loads((run_dir / RESULT).read_text())["final"]
-    if args.budget < 1 or args.queries_per_iteration < 1 or args.results_per_query < 1:
-        raise ValueError("--budget, --queries-per-iteration and --results-per-query must be positive integers")
+    for flag in ("budget", "queries_per_iteration", "results_per_query"):
+        if getattr(args, flag) < 1:
+            raise ValueError(f"--{flag.replace('_', '-')} {getattr(args, flag)}: give a positive integer")
+    from agents import AGENTS, PRESETS
+
+    if args.agent not in AGENTS and args.agent not in PRESETS:
+        raise ValueError(f"unknown agent {args.agent!r}: choose one of {', '.join([*AGENTS, *PRESETS])}")
     options = dict(engine=args.engine, target=args.target, mode=args.mode, budget=args.budget,
                    queries_per_iteration=args.queries_per_iteration, results_per_query=args.results_per_query,
                    image_size=args.image_size, frozen_encoder=args.frozen_encoder,
@@ -161,6 +165,9 @@ def _loop(args, live: bool) -> dict:
         options["vocabulary_under"] = tuple(args.vocabulary_under.split(","))
     if args.learner_option:
         options["learner"] = {"stem_stride": 2} | _options(args.learner_option)
+    if args.engine not in ENGINES and not (live and args.engine == "replay"):
+        raise ValueError(f"unknown search engine {args.engine!r}: choose one of {', '.join(sorted(ENGINES))}"
+                         + (" or replay" if live else ""))
     if live:
         from ie_env.live_env import InternetExplorerLiveEnv
 
@@ -172,6 +179,9 @@ def _loop(args, live: bool) -> dict:
         env = InternetExplorerEnv(**options, world=args.world)
     try:
         agent = make_agent_for_env(args.agent, env, **_options(args.agent_option))
+        if run_dir and not resume:  # written once the options proved valid
+            atomic_write_json(run_dir / RUN_CONFIG, {"command": args.command} |
+                              {k: getattr(args, k) for k in LOOP_ARGS if hasattr(args, k)})
         run = run_episode(env, agent, args.seed, progress=True, run_dir=run_dir, resume=resume)
         out = {"final": run["final"], "queries": run["queries"], "run_dir": str(run_dir or "")}
         if live:

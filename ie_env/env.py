@@ -61,6 +61,13 @@ class EnvConfig:
         for name in ("budget", "queries_per_iteration", "results_per_query", "reward_k", "reward_top"):
             if getattr(self, name) < 1:
                 raise ValueError(f"{name}={getattr(self, name)} must be a positive integer")
+        if not 8 <= self.image_size <= 512:
+            raise ValueError(f"image_size={self.image_size}: use a side between 8 and 512 pixels (32 is the CPU default)")
+        if self.reward_targets < 0 or self.eval_images < 0:
+            raise ValueError("reward_targets and eval_images must be >= 0 (0 means all)")
+        if 0 < self.reward_targets < self.reward_k:
+            raise ValueError(f"reward_k={self.reward_k} is larger than reward_targets={self.reward_targets}: an image's "
+                             "reward averages its reward_k nearest reference images; lower reward_k or use more")
 
 
 class InternetExplorerEnv(gym.Env):

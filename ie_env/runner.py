@@ -70,8 +70,9 @@ def load_checkpoint(run_dir: str | Path) -> dict | None:
     try:
         state = _unpack(torch.load(path, map_location="cpu", weights_only=True))
     except Exception as e:  # noqa: BLE001 - any unreadable file gets the same advice
-        raise ValueError(f"{path} is not a readable checkpoint ({type(e).__name__}: {e}); delete it to start "
-                         "the run over") from e
+        first = str(e).strip().splitlines()[0] if str(e).strip() else ""
+        raise ValueError(f"{path} is not a readable checkpoint ({type(e).__name__}: {first[:200]}); delete it to "
+                         "start the run over") from None
     if state.get("format") != FORMAT:
         raise ValueError(f"{path} has checkpoint format {state.get('format')!r}, this version reads {FORMAT}")
     return state

@@ -62,6 +62,10 @@ class TinywebConfig:
     classes: int = 0
     """Keep only the first ``classes`` classes by wnid (0 = all 200); for tiny test worlds."""
 
+    def __post_init__(self):
+        if not 0 <= self.noise <= 1:
+            raise ValueError(f"noise={self.noise} must lie in [0, 1]: it is the share of images with a wrong caption")
+
 
 def world_dir(name: str = "tinyweb") -> Path:
     """The folder of a world given by name (under the cache) or as a path (anything with a ``/``)."""
@@ -126,8 +130,6 @@ def build_tinyweb(cfg: TinywebConfig | None = None, name: str = "tinyweb", force
     from ie_env.vocabulary import load_vocabulary
 
     cfg = cfg or TinywebConfig()
-    if not 0 <= cfg.noise <= 1:
-        raise ValueError(f"noise={cfg.noise} must lie in [0, 1]")
     final = world_dir(name)
     name = final.name
     if (final / "captions.npy").exists() and not force:
