@@ -34,6 +34,15 @@ def interval(values) -> dict:
     return {"mean": mean, "lo": mean - half, "hi": mean + half}
 
 
+def ceiling(env) -> dict:
+    """How many distinct relevant images the world holds, and how many of them carry a caption of their own
+    class (the others can only be found by luck: no query about their class returns them)."""
+    kinds = np.asarray([r.meta.get("caption_kind", "true") for r in env.world.rows])
+    distinct = env.canonical == np.arange(len(env.canonical))
+    return {"relevant_total": int((env.relevant & distinct).sum()),
+            "relevant_with_own_caption": int((env.relevant & distinct & (kinds == "true")).sum())}
+
+
 def target_only(env, seed: int) -> dict:
     """Full mode without web images: the learner trains on the target alone for the same iterations."""
     env.reset(seed=seed)
@@ -96,6 +105,8 @@ def main(argv=None) -> dict:
     ap.add_argument("--target", default="cifar10", help="target dataset")
     ap.add_argument("--world", default="tinyweb", help="offline world")
     ap.add_argument("--steps-per-iteration", type=int, default=0, help="full mode: learner steps per iteration")
+    ap.add_argument("--frozen-encoder", default=None, help="frozen mode's encoder (default: the env's)")
+    ap.add_argument("--image-size", type=int, default=None, help="image side the encoder sees (default: the env's)")
     ap.add_argument("--descriptors", choices=["visual", "none"], default="visual",
                     help="descriptors the model-based agents may put before a concept (random uses none)")
     ap.add_argument("--no-target-only", action="store_true", help="full mode: skip the target-only baseline")
@@ -113,7 +124,9 @@ def main(argv=None) -> dict:
     learner = {"steps_per_iteration": args.steps_per_iteration} if args.steps_per_iteration else {}
     env = InternetExplorerEnv(world=args.world, target=args.target, mode=args.mode, budget=args.budget,
                               queries_per_iteration=args.queries_per_iteration, learner=learner,
-                              descriptors=tuple(load_descriptors(args.descriptors)) if args.descriptors != "none" else ())
+                              descriptors=tuple(load_descriptors(args.descriptors)) if args.descriptors != "none" else (),
+                              **{k: v for k, v in (("frozen_encoder", args.frozen_encoder),
+                                                   ("image_size", args.image_size)) if v is not None})
     names = [a.strip() for a in args.agents.split(",") if a.strip()]
     runs: dict[str, list] = {}
     with tqdm(total=len(names) * args.seeds * args.budget, desc="episodes", unit="query") as bar:
@@ -132,7 +145,9 @@ def main(argv=None) -> dict:
             atomic_write_json(out / "runs.json", runs)
 
     summary: dict = {"mode": args.mode, "budget": args.budget, "seeds": args.seeds, "target": args.target,
-                     "world": args.world, "queries_per_iteration": args.queries_per_iteration, "agents": {}}
+                     "world": args.world, "queries_per_iteration": args.queries_per_iteration,
+                     "frozen_encoder": env.config.frozen_encoder, "image_size": env.config.image_size,
+                     "descriptors": args.descriptors, **ceiling(env), "agents": {}}
     for name, seeds in runs.items():
         entry = {}
         if name != "target_only":
@@ -156,6 +171,8 @@ def main(argv=None) -> dict:
     print(f"{'agent':<12}" + "".join(f"  {c:>30}" for c in cols))
     for name, entry in summary["agents"].items():
         print(f"{name:<12}" + "".join(f"  {fmt(entry[c]) if c in entry else '-':>30}" for c in cols))
+    print(f"the world holds {summary['relevant_total']} distinct relevant images, "
+          f"{summary['relevant_with_own_caption']} of them captioned as their own class")
     print(f"env steps/s: {summary['steps_per_s']:.0f}; results in {out}")
     print(json.dumps({k: summary[k] for k in ("mode", "budget", "seeds", "steps_per_s")}
                      | {"agents": summary["agents"]}))
