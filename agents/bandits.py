@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from agents.base import Agent, AgentContext, Query, build_config, learning_signal
+from agents.base import SIGNALS, Agent, AgentContext, Query, build_config, learning_signal
 from agents.gp_posterior import GPConfig, GPPosterior
 
 
@@ -32,12 +32,14 @@ class BanditConfig:
     """Descriptors to vary queries with: "visual", "wordnet", "wordnet-attribute", "context" or None."""
     p_descriptor: float = 0.5
     """Probability that a query gets a random descriptor (when descriptor_source is set)."""
-    novelty: bool = True
-    """Learn from the reward of the query's new images (``info["new_reward"]``) instead of all its results."""
+    signal: str = "new_mean"
+    """What the posterior learns from: "reward", "new_reward" or "new_mean" (see agents.base.learning_signal)."""
     gp: GPConfig = field(default_factory=GPConfig)
     """The posterior's hyper-parameters and approximation settings."""
 
     def __post_init__(self):
+        if self.signal not in SIGNALS:
+            raise ValueError(f"signal={self.signal!r}: use one of {', '.join(SIGNALS)}")
         if int(self.refit_every) < 1:
             raise ValueError(f"refit_every must be >= 1 (got {self.refit_every}); use the env's queries_per_iteration")
 
@@ -62,7 +64,7 @@ class _GPBandit(Agent):
         c = int(query.concept)
         if not 0 <= c < self.n_concepts:
             raise ValueError(f"concept {c} is outside the vocabulary (0..{self.n_concepts - 1})")
-        self.posterior.add([c], [learning_signal(reward, info, self.config.novelty)])
+        self.posterior.add([c], [learning_signal(reward, info, self.config.signal)])
         self.pending += 1
         if self.pending >= self.config.refit_every:
             self.posterior.update()

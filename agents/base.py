@@ -50,12 +50,27 @@ class AgentContext:
                              "pass ie_env.text_embedding.concept_embeddings(vocab)")
 
 
-def learning_signal(reward: float, info: dict | None, novelty: bool) -> float:
-    """What a model-based agent learns from one step: the query's reward or, with ``novelty``, the env's
-    ``info["new_reward"]`` (the same reward over the query's new images only, missing ones counting 0), so a
-    concept whose images were all found already stops attracting queries."""
-    if novelty and info is not None and "new_reward" in info:
+SIGNALS = ("reward", "new_reward", "new_mean")
+"""What a model-based agent can learn from (see :func:`learning_signal`)."""
+
+
+def learning_signal(reward: float, info: dict | None, signal: str) -> float:
+    """What a model-based agent learns from one step:
+
+    - ``reward``: the env's reward (mean of the query's top-10 image rewards);
+    - ``new_reward``: ``info["new_reward"]``, the same over the query's new images (missing ones count 0);
+    - ``new_mean``: the mean reward of the query's new images (of all its images when none is new): a mean
+      over many images tracks a query's share of relevant images more closely than its best ten do.
+
+    Without the env's ``info`` (or those keys) it is the reward."""
+    if info is None or signal == "reward":
+        return float(reward)
+    if signal == "new_reward" and "new_reward" in info:
         return float(info["new_reward"])
+    if signal == "new_mean" and "new_image_rewards" in info:
+        new = np.asarray(info["new_image_rewards"], np.float64)
+        pool = new if len(new) else np.asarray(info.get("image_rewards", []), np.float64)
+        return float(pool.mean()) if len(pool) else float(reward)
     return float(reward)
 
 

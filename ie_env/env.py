@@ -96,8 +96,8 @@ class InternetExplorerEnv(gym.Env):
     ## Reward
     The query's relevance reward: the mean of its ``reward_top`` best image rewards (over all its results).
     Repeating a query returns the same images: the reward repeats but no new images are found. ``info`` also
-    carries ``new_reward``, the same mean over the query's new images only (missing ones count 0), which
-    agents may learn from instead.
+    carries ``new_reward``, the same mean over the query's new images only (missing ones count 0), and
+    ``new_image_rewards``, which agents may learn from instead.
 
     ## Starting state
     ``reset(seed=...)`` rebuilds the learner, optimiser, replay buffer and RNGs from the seed: an episode on an
@@ -108,6 +108,7 @@ class InternetExplorerEnv(gym.Env):
 
     ## Info
     ``query``, ``concept``, ``keys`` (result image keys), ``image_rewards``, ``new_images``, ``new_reward``,
+    ``new_image_rewards``,
     ``iteration``,
     ``iteration_end``, ``knn_accuracy`` (full mode, at iteration ends) and, for measurement only,
     ``relevant`` (relevant results) and ``new_relevant`` (relevant images never seen before).
@@ -222,10 +223,10 @@ class InternetExplorerEnv(gym.Env):
         self.rewards.append(reward)
         self.t += 1
         self.last = (reward, len(new) / max(1, len(ids)))
-        new_top = np.sort(self.candidate_rewards[len(self.candidate_rewards) - len(new):])[::-1][:k]
+        new_rewards = np.asarray(self.candidate_rewards[len(self.candidate_rewards) - len(new):], np.float32)
         info = {"query": query, "concept": concept, "keys": [r.key for r in results],
                 "image_rewards": np.asarray(image_rewards, np.float32), "new_images": len(new),
-                "new_reward": float(np.sum(new_top) / k),
+                "new_reward": float(np.sort(new_rewards)[::-1][:k].sum() / k), "new_image_rewards": new_rewards,
                 "iteration": self.iteration, "relevant": int(np.sum(relevant)), "new_relevant": len(new_relevant),
                 "iteration_end": False}
         if self.t % self.config.queries_per_iteration == 0 or self.t == self.config.budget:

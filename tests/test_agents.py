@@ -187,14 +187,17 @@ def test_no_query_text_is_issued_twice_in_an_episode(name, context):
 
 
 def test_gp_learns_from_new_images_when_the_env_reports_them(context):
+    info = {"new_reward": 0.1, "new_image_rewards": np.array([0.2, 0.4]), "image_rewards": np.array([0.2, 0.4, 0.9])}
+    for signal, want in [("new_mean", 0.3), ("new_reward", 0.1), ("reward", 0.9)]:
+        agent = make_agent("gp", context, refit_every=4, signal=signal)
+        q = agent.act()
+        agent.observe(q, 0.9, info)
+        assert agent.posterior.log_rewards[-1] == pytest.approx(want)
     agent = make_agent("gp", context, refit_every=4)
-    q = agent.act()
-    agent.observe(q, 0.9, {"new_reward": 0.1})
-    assert agent.posterior.log_rewards[-1] == pytest.approx(0.1)
-    plain = make_agent("gp", context, refit_every=4, novelty=False)
-    q = plain.act()
-    plain.observe(q, 0.9, {"new_reward": 0.1})
-    assert plain.posterior.log_rewards[-1] == pytest.approx(0.9)
+    agent.observe(agent.act(), 0.9, info | {"new_image_rewards": np.zeros(0)})  # nothing new: the mean of all
+    assert agent.posterior.log_rewards[-1] == pytest.approx(0.5)
+    with pytest.raises(ValueError, match="signal='bogus'"):
+        make_agent("gp", context, signal="bogus")
 
 
 def test_posterior_matches_exact_gp():

@@ -46,7 +46,7 @@ CASES = [
     (["run", *TINY, "--agent-option", "bogus=1"], ["unknown option 'bogus'", "refit_every"]),
     (["run", *TINY, "--agent-option", "refit_every=0"], ["refit_every must be >= 1"]),
     (["run", *TINY, "--agent", "gp_label_set", "--agent-option", "label_set_size=0"], ["leaves no candidate"]),
-    (["run", *TINY, "--agent-option", "novelty"], ["not KEY=VALUE"]),
+    (["run", *TINY, "--agent-option", "signal"], ["not KEY=VALUE"]),
     (["live", "--engine", "replay"], ["snapshot"]),
     (["live", "--engine", "openverse", "--engine-option", "bogus=1"], ["bogus", "valid options"]),
     (["run", "--resume", "EMPTY"], ["not a run folder", "--out"]),
