@@ -104,6 +104,8 @@ def main(argv=None) -> dict:
     ap.add_argument("--queries-per-iteration", type=int, default=32, help="queries between training calls")
     ap.add_argument("--target", default="cifar10", help="target dataset")
     ap.add_argument("--world", default="tinyweb", help="offline world")
+    ap.add_argument("--vocabulary-under", default="", metavar="SYNSETS",
+                    help="keep only the concepts under these comma-separated synsets (default: all 146,347 nouns)")
     ap.add_argument("--steps-per-iteration", type=int, default=0, help="full mode: learner steps per iteration")
     ap.add_argument("--frozen-encoder", default="efficientnet_lite0-96px",
                     help="frozen mode's encoder (its reward separates relevant images best: AUC 0.80 at 64 px)")
@@ -130,6 +132,7 @@ def main(argv=None) -> dict:
                               queries_per_iteration=args.queries_per_iteration, learner=learner,
                               descriptors=tuple(load_descriptors(args.descriptors)) if args.descriptors != "none" else (),
                               frozen_encoder=args.frozen_encoder,
+                              vocabulary_under=tuple(s for s in args.vocabulary_under.split(",") if s),
                               image_size=args.image_size or (64 if args.mode == "frozen" else 32))
     names = [a.strip() for a in args.agents.split(",") if a.strip()]
     agent_options: dict[str, dict] = {}

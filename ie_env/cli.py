@@ -115,8 +115,7 @@ def _number(text: str):
 RUN_CONFIG = "config.json"
 LOOP_ARGS = ("engine", "engine_option", "world", "target", "mode", "agent", "agent_option", "budget",
              "queries_per_iteration", "results_per_query", "image_size", "frozen_encoder", "learner_option", "seed",
-             "vocabulary_under", "env_option",
-             "downloader_option", "record", "snapshot")
+             "vocabulary_under", "env_option", "downloader_option", "record", "snapshot")
 
 
 def _run_folder(args) -> tuple[Path | None, bool]:
@@ -142,7 +141,7 @@ def _run_folder(args) -> tuple[Path | None, bool]:
 
 
 def _loop(args, live: bool) -> dict:
-    from agents import make_agent_for_env
+    from agents import AGENTS, PRESETS, make_agent_for_env
     from ie_env.runner import RESULT, run_episode
     from ie_env.search import ENGINES
 
@@ -153,8 +152,6 @@ def _loop(args, live: bool) -> dict:
     for flag in ("budget", "queries_per_iteration", "results_per_query"):
         if getattr(args, flag) < 1:
             raise ValueError(f"--{flag.replace('_', '-')} {getattr(args, flag)}: give a positive integer")
-    from agents import AGENTS, PRESETS
-
     if args.agent not in AGENTS and args.agent not in PRESETS:
         raise ValueError(f"unknown agent {args.agent!r}: choose one of {', '.join([*AGENTS, *PRESETS])}")
     options = dict(engine=args.engine, target=args.target, mode=args.mode, budget=args.budget,

@@ -76,3 +76,25 @@ def test_full_mode_and_target_only_baseline(tiny_world, concepts):
     assert info["iteration_end"] and 0 <= info["knn_accuracy"] <= 1
     out = target_only(env, seed=0)
     assert len(out["iterations"]["knn_accuracy"]) == 2 and 0 <= out["final"]["knn_accuracy"] <= 1
+
+
+def test_compare_agents_writes_the_summary_checks_read(tiny_world, tmp_path):
+    import json
+
+    from experiments.compare_agents import main
+
+    out = tmp_path / "cmp"
+    main(["--world", str(tiny_world.path), "--target", "tiny-imagenet:dog.n.01", "--agents", "random,gp,oracle",
+          "--seeds", "2", "--budget", "8", "--queries-per-iteration", "4", "--frozen-encoder", "resnet18",
+          "--image-size", "32", "--vocabulary-under", "dog.n.01,cat.n.01,car.n.01", "--agent-option",
+          "gp:refit_every=4", "--out", str(out)])
+    summary = json.loads((out / "summary.json").read_text())
+    for agent in ("random", "gp", "oracle"):
+        entry = summary[agent]
+        for key in ("relevant_images", "precision"):
+            assert entry[key]["lo"] <= entry[key]["mean"] <= entry[key]["hi"]
+        assert entry["steps_per_s"] > 0 and 0 <= entry["precision"]["mean"] <= 1
+    assert summary["relevant_total"] == 12 and summary["agent_options"] == {"gp": {"refit_every": 4}}
+    runs = json.loads((out / "runs.json").read_text())
+    assert len(runs["gp"]) == 2 and len(runs["gp"][0]["curve"]["relevant_images"]) == 8
+    assert (out / "relevant_images.png").exists()
