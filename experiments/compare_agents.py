@@ -117,6 +117,8 @@ def main(argv=None) -> dict:
                     help="an option of one agent, repeatable (gp:lengthscale=0.4, gp:signal=reward, ...)")
     ap.add_argument("--no-target-only", action="store_true", help="full mode: skip the target-only baseline")
     ap.add_argument("--out", default="runs/compare", help="output folder")
+    ap.add_argument("--resume", action="store_true",
+                    help="keep the episodes OUT/runs.json already holds (same options) and run only the rest")
     args = ap.parse_args(argv)
     if args.seeds < 1 or args.budget < 1:
         ap.error("--seeds and --budget must be positive")
@@ -142,21 +144,34 @@ def main(argv=None) -> dict:
         if not sep or not eq or agent not in names:
             ap.error(f"--agent-option {spec!r}: write AGENT:KEY=VALUE for one of the agents compared ({args.agents})")
         agent_options.setdefault(agent, {})[key] = json.loads(value) if value[:1] in "0123456789-[{tf" else value
+    seeds = range(args.first_seed, args.first_seed + args.seeds)
+    done = json.loads((out / "runs.json").read_text()) if args.resume and (out / "runs.json").exists() else {}
     runs: dict[str, list] = {}
+
+    def keep(name: str, seed: int) -> bool:
+        """Reuse a finished episode of an earlier, interrupted invocation."""
+        old = [r for r in done.get(name, []) if r["seed"] == seed]
+        if old:
+            runs[name].append(old[0])
+        return bool(old)
+
     with tqdm(total=len(names) * args.seeds * args.budget, desc="episodes", unit="query") as bar:
         for name in names:
             agent = make_agent_for_env(name, env, **agent_options.get(name, {}))
             runs[name] = []
-            for seed in range(args.first_seed, args.first_seed + args.seeds):
+            for seed in seeds:
+                if keep(name, seed):
+                    bar.update(args.budget)
+                    continue
                 bar.set_postfix(agent=name, seed=seed)
                 runs[name].append(run_episode(env, agent, seed, bar))
                 atomic_write_json(out / "runs.json", runs)  # a crash later loses no finished episode
     if args.mode == "full" and not args.no_target_only:
-        seeds = range(args.first_seed, args.first_seed + args.seeds)
         runs["target_only"] = []
         for seed in tqdm(seeds, desc="target only"):
-            runs["target_only"].append(target_only(env, seed))
-            atomic_write_json(out / "runs.json", runs)
+            if not keep("target_only", seed):
+                runs["target_only"].append(target_only(env, seed))
+                atomic_write_json(out / "runs.json", runs)
 
     summary: dict = {"mode": args.mode, "budget": args.budget, "seeds": args.seeds, "target": args.target,
                      "world": args.world, "queries_per_iteration": args.queries_per_iteration,

@@ -84,10 +84,11 @@ def test_compare_agents_writes_the_summary_checks_read(tiny_world, tmp_path):
     from experiments.compare_agents import main
 
     out = tmp_path / "cmp"
-    main(["--world", str(tiny_world.path), "--target", "tiny-imagenet:dog.n.01", "--agents", "random,gp,oracle",
-          "--seeds", "2", "--budget", "8", "--queries-per-iteration", "4", "--frozen-encoder", "resnet18",
-          "--image-size", "32", "--vocabulary-under", "dog.n.01,cat.n.01,car.n.01", "--agent-option",
-          "gp:refit_every=4", "--out", str(out)])
+    argv = ["--world", str(tiny_world.path), "--target", "tiny-imagenet:dog.n.01", "--agents", "random,gp,oracle",
+            "--seeds", "2", "--budget", "8", "--queries-per-iteration", "4", "--frozen-encoder", "resnet18",
+            "--image-size", "32", "--vocabulary-under", "dog.n.01,cat.n.01,car.n.01", "--agent-option",
+            "gp:refit_every=4", "--out", str(out)]
+    main(argv)
     summary = json.loads((out / "summary.json").read_text())
     for agent in ("random", "gp", "oracle"):
         entry = summary[agent]
@@ -98,3 +99,8 @@ def test_compare_agents_writes_the_summary_checks_read(tiny_world, tmp_path):
     runs = json.loads((out / "runs.json").read_text())
     assert len(runs["gp"]) == 2 and len(runs["gp"][0]["curve"]["relevant_images"]) == 8
     assert (out / "relevant_images.png").exists()
+    runs["gp"][1]["final"]["relevant_images"] = -1  # marks the episode: --resume must keep it, not rerun it
+    (out / "runs.json").write_text(json.dumps({"gp": runs["gp"]}))
+    again = main([*argv, "--resume"])
+    assert again["gp"]["relevant_images"]["lo"] < 0 and again["random"] == summary["random"] | {
+        "steps_per_s": again["random"]["steps_per_s"]}
