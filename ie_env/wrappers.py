@@ -105,7 +105,8 @@ class CandidateSetWrapper(gym.Wrapper):
 
     def step(self, action):
         concept = int(self.cands.candidates[int(action)])
-        _, reward, terminated, truncated, info = self.env.step(concept)
+        plain = (concept, 0) if self.env.unwrapped.config.descriptors else concept  # no descriptor
+        _, reward, terminated, truncated, info = self.env.step(plain)
         self.cands.observe(concept, reward)
         if info["iteration_end"]:
             self.cands.refit()

@@ -20,7 +20,7 @@ def test_candidate_set_wrapper_passes_checks(tiny_world, concepts):
 
 
 def test_ppo_agent_trains_and_acts(tiny_world, concepts):
-    env = make(tiny_world, concepts, budget=8)
+    env = make(tiny_world, concepts, budget=8, descriptors=("baby", "red"))  # the wrapper queries plain concepts
     ctx = AgentContext(vocab=env.vocab, concept_embeddings=np.asarray(concept_embeddings(env.vocab)))
     agent = make_agent("ppo", ctx, env=env, train_steps=64, k=4, refit_every=4)
     env.reset(seed=1)
@@ -28,5 +28,5 @@ def test_ppo_agent_trains_and_acts(tiny_world, concepts):
     for _ in range(8):
         q = agent.act()
         assert 0 <= q.concept < len(env.vocab) and q.text == env.vocab.lemmas[q.concept]
-        _, r, _, _, _ = env.step(q.concept)
+        _, r, _, _, _ = env.step((q.concept, 0))
         agent.observe(q, r)
