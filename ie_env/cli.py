@@ -50,6 +50,8 @@ def cmd_build_world(args) -> dict:
 def cmd_search(args) -> list:
     from ie_env.search import make_engine
 
+    if not args.query.strip():
+        raise ValueError("empty query: give a concept name such as 'tabby'")
     engine = make_engine("tinyweb", world=args.world, n=args.n)
     return [r.to_json() for r in engine.search(args.query)]
 
