@@ -243,6 +243,7 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("--seed", type=int, default=0, help="random seed")
     sp.add_argument("--world", default="tinyweb", help="world name")
     sp.add_argument("--target", default="cifar10", help="target dataset")
+    sp.add_argument("--out", default="runs/demo", help="folder of the summary, runs and plots")
 
     def loop_args(sp, engine: str, budget: int, qpi: int, results: int) -> None:
         sp.add_argument("--engine", default=engine, help=f"search engine (default {engine})")

@@ -53,6 +53,7 @@ CASES = [
     (["run", "--out", "DONE"], ["holds a run already", "--resume"]),
     (["run", "--world", "MISSING", "--vocabulary-under", "dog.n.01"], ["MISSING"]),
     (["search", "   ", "--world", "WORLD"], ["empty query"]),
+    (["demo", "--budget", "0"], ["budget=0", "positive"]),
     (["build-world", "x/y", "--noise", "2"], ["noise=2", "[0, 1]"]),
 ]
 
