@@ -1,8 +1,9 @@
 """The small interface every query-selection agent implements, and the helpers they share.
 
 An agent proposes one :class:`Query` per env step (``act``), is told the query's reward and the env's ``info``
-(``observe``), and can be checkpointed (``state_dict`` / ``load_state_dict``: numpy arrays, lists and primitives only, so a checkpoint
-is written atomically and a resumed run continues bit for bit). ``reset(seed)`` starts a fresh, repeatable run.
+(``observe``), and can be checkpointed (``state_dict`` / ``load_state_dict``: numpy arrays, lists and
+primitives only, so a checkpoint is written atomically and a resumed run continues bit for bit).
+``reset(seed)`` starts a fresh, repeatable run.
 """
 from __future__ import annotations
 

@@ -108,9 +108,7 @@ class InternetExplorerEnv(gym.Env):
 
     ## Info
     ``query``, ``concept``, ``keys`` (result image keys), ``image_rewards``, ``new_images``, ``new_reward``,
-    ``new_image_rewards``,
-    ``iteration``,
-    ``iteration_end``, ``knn_accuracy`` (full mode, at iteration ends) and, for measurement only,
+    ``new_image_rewards``, ``iteration``, ``iteration_end``, ``knn_accuracy`` (full mode, at iteration ends) and, for measurement only,
     ``relevant`` (relevant results) and ``new_relevant`` (relevant images never seen before).
 
     ## Arguments
