@@ -125,6 +125,7 @@ def main(argv=None) -> dict:
 
     from agents.descriptors import load_descriptors
     from ie_env.atomic import atomic_write_json
+    from ie_env.cli import parse_options
     from ie_env.env import InternetExplorerEnv
 
     out = Path(args.out)
@@ -140,10 +141,9 @@ def main(argv=None) -> dict:
     agent_options: dict[str, dict] = {}
     for spec in args.agent_option:
         agent, sep, pair = spec.partition(":")
-        key, eq, value = pair.partition("=")
-        if not sep or not eq or agent not in names:
+        if not sep or "=" not in pair or agent not in names:
             ap.error(f"--agent-option {spec!r}: write AGENT:KEY=VALUE for one of the agents compared ({args.agents})")
-        agent_options.setdefault(agent, {})[key] = json.loads(value) if value[:1] in "0123456789-[{tf" else value
+        agent_options.setdefault(agent, {}).update(parse_options([pair]))
     seeds = range(args.first_seed, args.first_seed + args.seeds)
     done = json.loads((out / "runs.json").read_text()) if args.resume and (out / "runs.json").exists() else {}
     runs: dict[str, list] = {}

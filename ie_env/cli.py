@@ -95,7 +95,8 @@ def cmd_demo(args) -> dict:
     return run_demo(budget=args.budget, seed=args.seed, world=args.world, target=args.target, out=args.out)
 
 
-def _options(pairs: list[str]) -> dict:
+def parse_options(pairs: list[str]) -> dict:
+    """``KEY=VALUE`` strings as a dict; values become booleans (true/false), numbers or stay strings."""
     out = {}
     for pair in pairs:
         key, sep, value = pair.partition("=")
@@ -159,11 +160,11 @@ def _loop(args, live: bool) -> dict:
     options = dict(engine=args.engine, target=args.target, mode=args.mode, budget=args.budget,
                    queries_per_iteration=args.queries_per_iteration, results_per_query=args.results_per_query,
                    image_size=args.image_size, frozen_encoder=args.frozen_encoder,
-                   engine_options=_options(args.engine_option), **_options(args.env_option))
+                   engine_options=parse_options(args.engine_option), **parse_options(args.env_option))
     if args.vocabulary_under:
         options["vocabulary_under"] = tuple(args.vocabulary_under.split(","))
     if args.learner_option:
-        options["learner"] = {"stem_stride": 2} | _options(args.learner_option)
+        options["learner"] = {"stem_stride": 2} | parse_options(args.learner_option)
     if args.engine not in ENGINES and not (live and args.engine == "replay"):
         raise ValueError(f"unknown search engine {args.engine!r}: choose one of {', '.join(sorted(ENGINES))}"
                          + (" or replay" if live else ""))
@@ -171,13 +172,13 @@ def _loop(args, live: bool) -> dict:
         from ie_env.live_env import InternetExplorerLiveEnv
 
         env = InternetExplorerLiveEnv(**options, record=args.record, snapshot=args.snapshot,
-                                      downloader=_options(args.downloader_option))
+                                      downloader=parse_options(args.downloader_option))
     else:
         from ie_env.env import InternetExplorerEnv
 
         env = InternetExplorerEnv(**options, world=args.world)
     try:
-        agent = make_agent_for_env(args.agent, env, **_options(args.agent_option))
+        agent = make_agent_for_env(args.agent, env, **parse_options(args.agent_option))
         if run_dir and not resume:  # written once the options proved valid
             atomic_write_json(run_dir / RUN_CONFIG, {"command": args.command} |
                               {k: getattr(args, k) for k in LOOP_ARGS if hasattr(args, k)})

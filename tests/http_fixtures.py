@@ -136,6 +136,18 @@ BOMB_MEDIUM = png_header_bomb(9_000, 9_000)  # 81 Mpx: under Pillow's error limi
 HTML = b"<!doctype html><html><body>Not an image</body></html>"
 
 
+def trickle(h, ctype: str, length: int, byte: bytes, count: int) -> None:
+    """Promise ``length`` bytes, then send ``byte`` every 0.1 s, ``count`` times (a server too slow to wait for)."""
+    h.send_response(200)
+    h.send_header("Content-Type", ctype)
+    h.send_header("Content-Length", str(length))
+    h.end_headers()
+    for _ in range(count):
+        h.wfile.write(byte)
+        h.wfile.flush()
+        time.sleep(0.1)
+
+
 def image_app(h) -> None:
     """The image host: good and hostile endpoints (see HOSTILE for the paths and the status each earns)."""
     path = h.route
@@ -174,15 +186,7 @@ def image_app(h) -> None:
         h.close_connection = True
         return
     if path == "/trickle.jpg":  # one byte every 0.1 s of a 10 kB body
-        h.send_response(200)
-        h.send_header("Content-Type", "image/jpeg")
-        h.send_header("Content-Length", "10000")
-        h.end_headers()
-        for _ in range(300):
-            h.wfile.write(b"\xff")
-            h.wfile.flush()
-            time.sleep(0.1)
-        return
+        return trickle(h, "image/jpeg", 10_000, b"\xff", 300)
     if path == "/trickle-headers.jpg":  # the headers themselves trickle in
         h.wfile.write(b"HTTP/1.1 200 OK\r\n")
         for i in range(300):

@@ -21,7 +21,7 @@ from ie_env.download import Downloader
 from ie_env.types import SearchResult
 from offline_cache.snapshot import DB_NAME, Snapshot
 
-from http_fixtures import GOOD, HOSTILE, HTML, PNG, Server, image_app, make_image
+from http_fixtures import GOOD, HOSTILE, HTML, PNG, Server, image_app, make_image, trickle
 
 FAST = dict(allow_private=True, connect_timeout=2.0, read_timeout=2.0, deadline=2.5, retries=2, backoff=0.01,
             max_retry_after=0.05, max_bytes=100_000, threads=8, per_host=8, image_size=32)
@@ -157,15 +157,7 @@ def search_app(mode: str, image_base: str):
         if mode == "not-objects":
             return h.json([1, "two", None])
         if mode == "trickle":
-            h.send_response(200)
-            h.send_header("Content-Type", "application/json")
-            h.send_header("Content-Length", "1000")
-            h.end_headers()
-            for _ in range(100):
-                h.wfile.write(b" ")
-                h.wfile.flush()
-                time.sleep(0.1)
-            return
+            return trickle(h, "application/json", 1000, b" ", 100)
         if mode == "hostile-urls":
             urls = ["file:///etc/passwd", "javascript:alert(1)", "data:image/png;base64,AAAA",
                     image_base + LONG, image_base + "/bomb.png", image_base + "/html-as-jpeg.jpg",
