@@ -8,6 +8,7 @@ from __future__ import annotations
 import importlib
 
 from agents.base import Agent, AgentContext, Query
+from ie_env.data.text_embedding import concept_embeddings
 
 AGENTS = {
     "random": "agents.random_agent:RandomAgent",
@@ -55,8 +56,6 @@ def make_agent_for_env(name: str, env, **options) -> Agent:
     """The agent ``name`` for ``env``: its vocabulary, concept embeddings, target class names and descriptors
     (used by the agents in :data:`VARYING`); the oracle gets the world's relevant concepts, PPO/DQN the env."""
     import numpy as np
-
-    from ie_env.text_embedding import concept_embeddings
 
     ctx = AgentContext(vocab=env.vocab, concept_embeddings=np.asarray(concept_embeddings(env.vocab)),
                        target_class_names=env.target.class_names, descriptors=list(env.config.descriptors))

@@ -14,7 +14,14 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from agents.base import SIGNALS, Agent, AgentContext, Query, build_config, learning_signal
+from agents.base import (
+    SIGNALS,
+    Agent,
+    AgentContext,
+    Query,
+    build_config,
+    learning_signal,
+)
 from agents.gp_posterior import GPConfig, GPPosterior
 
 

@@ -31,7 +31,7 @@ class AgentContext:
     """What an agent may know about the task."""
 
     vocab: object
-    """The concept vocabulary (ie_env.vocabulary.Vocabulary); actions are its positions."""
+    """The concept vocabulary (ie_env.data.vocabulary.Vocabulary); actions are its positions."""
     concept_embeddings: np.ndarray
     """(len(vocab), 384) float32 L2-normalised text embeddings of the concepts, in vocabulary order."""
     target_class_names: list[str] = field(default_factory=list)
@@ -48,7 +48,7 @@ class AgentContext:
         if e is None or getattr(e, "ndim", 0) != 2 or e.shape[0] != n:
             shape = getattr(e, "shape", None)
             raise ValueError(f"concept_embeddings must have one row per concept ({n}), got shape {shape}: "
-                             "pass ie_env.text_embedding.concept_embeddings(vocab)")
+                             "pass ie_env.data.text_embedding.concept_embeddings(vocab)")
 
 
 SIGNALS = ("reward", "new_reward", "new_mean")

@@ -13,8 +13,8 @@ from __future__ import annotations
 from functools import lru_cache
 from pathlib import Path
 
+from ie_env.data.vocabulary import descriptor_text  # noqa: F401  (agents import it from here)
 from ie_env.paths import wordnet_dir
-from ie_env.vocabulary import descriptor_text  # noqa: F401  (agents import it from here)
 
 VISUAL_DESCRIPTORS: tuple[str, ...] = (
     "baby", "young", "adult", "old", "small", "large", "giant", "tiny", "wild", "domestic",

@@ -17,8 +17,16 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from agents.base import SIGNALS, Agent, AgentContext, Query, build_config, learning_signal
+from agents.base import (
+    SIGNALS,
+    Agent,
+    AgentContext,
+    Query,
+    build_config,
+    learning_signal,
+)
 from agents.gp_posterior import GPConfig, GPPosterior
+from ie_env.data.text_embedding import TextEmbedder
 
 
 @dataclass
@@ -235,7 +243,6 @@ def label_set_candidates(context: AgentContext, size: int) -> tuple[np.ndarray, 
         if context.class_embeddings is not None:
             anchors[missing] = np.asarray(context.class_embeddings, np.float32)[missing]
         else:
-            from ie_env.text_embedding import TextEmbedder
             anchors[missing] = TextEmbedder()([names[i] for i in missing])
     sims = np.full(len(emb), -np.inf, np.float32)
     for s in range(0, len(emb), 65536):

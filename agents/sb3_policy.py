@@ -1,7 +1,7 @@
 """Learned query policies: stable-baselines3 PPO and DQN acting through the candidate-set wrapper.
 
 The policy is trained on episodes of the environment it is given (``train_steps`` env steps through
-:class:`ie_env.wrappers.CandidateSetWrapper`), then acts: each step it sees ``k`` proposed concepts with their
+:class:`agents.candidates.CandidateSetWrapper`), then acts: each step it sees ``k`` proposed concepts with their
 features (text-embedding projection, GP posterior mean and std, visits) and picks one.
 """
 from __future__ import annotations
@@ -9,6 +9,7 @@ from __future__ import annotations
 import numpy as np
 
 from agents.base import Agent, AgentContext, Query
+from agents.candidates import CandidateConfig, CandidateSetWrapper
 
 
 class SB3Agent(Agent):
@@ -16,7 +17,7 @@ class SB3Agent(Agent):
 
     Args:
         context: the agents' shared context (vocabulary, concept embeddings).
-        env: the :class:`ie_env.env.InternetExplorerEnv` to train on (required).
+        env: the :class:`ie_env.envs.env.InternetExplorerEnv` to train on (required).
         train_steps: env steps of training before acting.
         k: candidates per step.
         refit_every: observations between posterior refits while acting (the env's iteration length).
@@ -28,8 +29,6 @@ class SB3Agent(Agent):
 
     def __init__(self, context: AgentContext, env=None, train_steps: int = 2048, k: int = 16,
                  refit_every: int = 32, seed: int = 0):
-        from ie_env.wrappers import CandidateConfig, CandidateSetWrapper
-
         if env is None:
             raise ValueError(f"agent {self.name} needs env=: the environment its policy trains on")
         self.context = context

@@ -2,7 +2,7 @@
 
 1. Makes ``--n`` distinct small JPEGs (128x128), stores them in a snapshot and serves it with the project's own
    snapshot server (``python -m offline_cache.server``, a separate process) on 127.0.0.1.
-2. Fetches every URL with :class:`ie_env.download.Downloader` (its defaults, ``allow_private=True`` since the
+2. Fetches every URL with :class:`ie_env.web.download.Downloader` (its defaults, ``allow_private=True`` since the
    server is on loopback, ``per_host`` raised to ``threads`` since every URL is on one host) and times it.
 3. Fetches the same URL list with img2dataset at its default settings, installed only in this benchmark's own
    virtual environment (``<cache>/bench-venv``, made with ``python -m venv`` + ``pip install img2dataset`` when
@@ -35,9 +35,10 @@ REPO = Path(__file__).resolve().parent.parent
 if str(REPO) not in sys.path:
     sys.path.insert(0, str(REPO))
 
-from ie_env.download import Downloader, format_status  # noqa: E402
+from experiments.loopback_web import HOSTILE, Server, image_app
 from ie_env.paths import cache_dir  # noqa: E402
 from ie_env.types import SearchResult  # noqa: E402
+from ie_env.web.download import Downloader, format_status  # noqa: E402
 from offline_cache.snapshot import Snapshot  # noqa: E402
 
 
@@ -123,8 +124,6 @@ def bench_img2dataset(urls: list[str], work: Path, extra: tuple[str, ...] = ()) 
 
 def hostile_mix(n_good: int) -> Counter:
     """The downloader's histogram over good and hostile answers (and untrusted addresses)."""
-    from tests.http_fixtures import HOSTILE, Server, image_app
-
     status: Counter = Counter()
     with Server(image_app) as srv:
         urls = [f"{srv.url}/good/{i}.jpg" for i in range(n_good)]

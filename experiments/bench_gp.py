@@ -22,9 +22,9 @@ import numpy as np
 import torch
 
 from agents.gp_posterior import GPConfig, GPPosterior, exact_posterior
+from ie_env.data.text_embedding import MODEL_NAME, concept_embeddings
+from ie_env.data.vocabulary import load_vocabulary
 from ie_env.paths import cache_dir
-from ie_env.text_embedding import MODEL_NAME, concept_embeddings
-from ie_env.vocabulary import load_vocabulary
 
 CIFAR10 = ("airplane.n.01 car.n.01 bird.n.01 cat.n.01 deer.n.01 dog.n.01 frog.n.01 horse.n.01 ship.n.01 "
            "truck.n.01").split()

@@ -23,9 +23,9 @@ import time
 import numpy as np
 import torch
 
-from ie_env.augment import TwoViewAugment
-from ie_env.learner import Learner, LearnerConfig
-from ie_env.reward import RelevanceReward, RewardConfig, numpy_image_rewards
+from ie_env.learning.augment import TwoViewAugment
+from ie_env.learning.learner import Learner, LearnerConfig
+from ie_env.learning.reward import RelevanceReward, RewardConfig, numpy_image_rewards
 
 BACKBONES = {
     "resnet18-w0.5": dict(backbone="resnet18", width=0.5),

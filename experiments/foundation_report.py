@@ -13,6 +13,13 @@ import json
 import shutil
 import time
 
+from ie_env.data.text_embedding import MODEL_NAME, concept_embeddings
+from ie_env.data.vocabulary import load_vocabulary
+from ie_env.paths import cache_dir
+from ie_env.web.search import make_engine
+from offline_cache.tinyweb import build_tinyweb, open_world
+from offline_cache.world import world_dir
+
 QUERIES = ["tabby", "sports car", "retriever", "mushroom", "violin", "galaxy", "airliner", "lemon", "sea lion",
            "tractor"]
 
@@ -23,12 +30,6 @@ def main(argv=None) -> dict:
     ap.add_argument("--rebuild", action="store_true", help="rebuild tinyweb to time it")
     ap.add_argument("--reembed", action="store_true", help="re-embed the whole vocabulary to time it")
     args = ap.parse_args(argv)
-
-    from ie_env.paths import cache_dir
-    from ie_env.search import make_engine
-    from ie_env.text_embedding import MODEL_NAME, concept_embeddings
-    from ie_env.vocabulary import load_vocabulary
-    from offline_cache.tinyweb import build_tinyweb, open_world, world_dir
 
     vocab = load_vocabulary()
     out: dict = {"vocabulary": {"concepts": len(vocab), "synsets": vocab.n_synsets,

@@ -14,6 +14,8 @@ import json
 
 import numpy as np
 
+from ie_env.envs.env import InternetExplorerEnv
+
 AGGREGATES = {
     "top10_mean (env reward)": lambda r: np.sort(r)[::-1][:10].mean(),
     "top50_mean": lambda r: np.sort(r)[::-1][:50].mean(),
@@ -31,8 +33,6 @@ def main(argv=None) -> dict:
     args = ap.parse_args(argv)
     if args.queries < 10:
         ap.error("--queries must be at least 10")
-
-    from ie_env.env import InternetExplorerEnv
 
     env = InternetExplorerEnv(frozen_encoder=args.frozen_encoder, image_size=args.image_size)
     env.reset(seed=0)

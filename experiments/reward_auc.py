@@ -4,12 +4,12 @@ Target CIFAR-10, web tinyweb. For each encoder (random-init half-width ResNet-18
 MoCo v3 on CIFAR-10 train for a fixed budget, ImageNet-pretrained EfficientNet-Lite0) it embeds the target's
 reference images and a sample of web images, computes every web image's reward (mean cosine similarity to its
 k = 15 nearest target embeddings) and reports the ROC AUC of that reward for relevant versus irrelevant images
-(ground truth: the image's true synset lies under a CIFAR-10 class synset, :func:`ie_env.ground_truth.relevant_mask`).
+(ground truth: the image's true synset lies under a CIFAR-10 class synset, :func:`ie_env.data.ground_truth.relevant_mask`).
 It also reports CIFAR-10 test kNN accuracy (weighted, k = 20) of each encoder: trained versus random-init is the
 evidence that the self-supervised learner learns.
 
 The trained checkpoint is cached under ``<cache>/checkpoints/`` (keyed by its configuration and budget) and
-reused by later runs; embeddings are cached by :mod:`ie_env.frozen`.
+reused by later runs; embeddings are cached by :mod:`ie_env.learning.frozen`.
 
     python experiments/reward_auc.py --quick --json     # a few minutes
     python experiments/reward_auc.py --json             # the real numbers (longer; cached afterwards)
@@ -33,11 +33,15 @@ import torch
 from sklearn.metrics import roc_auc_score
 from tqdm.auto import tqdm
 
-from ie_env.evaluation import knn_accuracy
-from ie_env.frozen import FrozenEncoder
-from ie_env.learner import Learner, LearnerConfig
+from ie_env.data.ground_truth import relevant_mask
+from ie_env.data.targets import load_target
+from ie_env.data.vocabulary import load_vocabulary
+from ie_env.learning.evaluation import knn_accuracy
+from ie_env.learning.frozen import FrozenEncoder
+from ie_env.learning.learner import Learner, LearnerConfig
+from ie_env.learning.reward import RelevanceReward, RewardConfig
 from ie_env.paths import cache_dir
-from ie_env.reward import RelevanceReward, RewardConfig
+from offline_cache.tinyweb import open_world
 
 
 def trained_learner(target_train: np.ndarray, cfg: LearnerConfig, steps: int, time_limit: float = 0.0,
@@ -120,11 +124,6 @@ def main(argv: list[str] | None = None) -> dict:
     steps = args.steps if args.steps is not None else (100 if q else 600)
     torch.set_num_threads(args.threads)
     encoders = [e for e in args.encoders.split(",") if e]
-
-    from offline_cache.tinyweb import open_world
-    from ie_env.ground_truth import relevant_mask
-    from ie_env.targets import load_target
-    from ie_env.vocabulary import load_vocabulary
 
     t0 = time.perf_counter()
     target = load_target("cifar10", args.image_size)

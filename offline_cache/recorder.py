@@ -1,6 +1,6 @@
 """Recording a live run into a snapshot, so it can be replayed offline (:mod:`offline_cache.replay`).
 
-Wrap the live engine in :class:`RecordingEngine` and download through the :class:`~ie_env.download.Downloader`
+Wrap the live engine in :class:`RecordingEngine` and download through the :class:`~ie_env.web.download.Downloader`
 it hands out (:meth:`RecordingEngine.downloader`): every answer goes into the snapshot's ``queries``/``results``
 tables, every downloaded image into ``blobs`` and every fetch outcome into ``downloads``; the downloader's
 status histogram is kept in the snapshot's ``download_status`` meta key (added to what earlier runs left).
@@ -16,8 +16,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from ie_env.download import Downloader, DownloaderConfig
 from ie_env.types import SearchResult
+from ie_env.web.download import Downloader, DownloaderConfig
 from offline_cache.snapshot import Snapshot
 
 

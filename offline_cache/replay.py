@@ -2,8 +2,8 @@
 
 :class:`ReplayEngine` answers exactly what :class:`~offline_cache.recorder.RecordingEngine` recorded (and
 refuses, naming it, a query that was never recorded); :class:`SnapshotFetcher` stands in for the
-:class:`~ie_env.download.Downloader` and hands back the recorded outcome and bytes of every URL, with the same
-de-duplication rule, so an episode replayed in the same order sees identical :class:`~ie_env.download.Fetched`
+:class:`~ie_env.web.download.Downloader` and hands back the recorded outcome and bytes of every URL, with the same
+de-duplication rule, so an episode replayed in the same order sees identical :class:`~ie_env.web.download.Fetched`
 values, hence identical rewards. ``SnapshotFetcher`` also serves ``snapshot://<sha256>`` URLs (offline worlds).
 """
 from __future__ import annotations
@@ -15,9 +15,9 @@ from pathlib import Path
 
 from PIL import Image
 
-from ie_env.download import Fetched, FetcherState, seen_before
-from ie_env.search.base import SearchError
 from ie_env.types import SearchResult
+from ie_env.web.download import Fetched, FetcherState, seen_before
+from ie_env.web.search.base import SearchError
 from offline_cache.snapshot import Snapshot
 
 SNAPSHOT_SCHEME = "snapshot://"

@@ -1,14 +1,14 @@
 """Serving a snapshot over HTTP: a clip-retrieval compatible ``/knn-service`` plus the image bytes.
 
 A self-hosted text-to-image engine any clip-retrieval client can be pointed at
-(:class:`ie_env.search.clip_retrieval.ClipRetrievalEngine` included), and the server the live tests use.
+(:class:`ie_env.web.search.clip_retrieval.ClipRetrievalEngine` included), and the server the live tests use.
 
 Endpoints:
 
 - ``POST /knn-service``: request ``{"text": ..., "modality": "image", "num_images": n, "indice_name": ...}``;
   answer a JSON list of ``{url, caption, id, similarity}`` (plus ``key``, ``sha256``, ``source``, ``license``,
   ``width``, ``height``, which clip-retrieval clients ignore). A world (tinyweb) answers any text through its
-  :class:`~ie_env.search.caption_index.CaptionIndexEngine`; a recorded snapshot answers the queries it
+  :class:`~offline_cache.caption_engine.CaptionIndexEngine`; a recorded snapshot answers the queries it
   recorded (404 for others), ``indice_name`` choosing the engine when it recorded several.
 - ``POST /indices-list``: the index names (the world's name, or the recorded engines).
 - ``GET /images/<sha256>``: the stored bytes (64 lowercase hex digits, nothing else is accepted).
@@ -26,7 +26,10 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 from ie_env.types import SearchResult
+from offline_cache.caption_engine import CaptionIndexEngine
 from offline_cache.replay import open_snapshot
+from offline_cache.tinyweb import open_world
+from offline_cache.world import World
 
 SHA256 = re.compile(r"[0-9a-f]{64}")
 HOST = re.compile(r"[A-Za-z0-9.\-]+(:\d{1,5})?|\[[0-9A-Fa-f:.]+\](:\d{1,5})?")
@@ -38,9 +41,6 @@ class _World:
     """A world's catalogue searched by its caption index."""
 
     def __init__(self, world):
-        from ie_env.search.caption_index import CaptionIndexEngine
-        from offline_cache.tinyweb import World, open_world
-
         self.world = world if isinstance(world, World) else open_world(str(world))
         self.snapshot = self.world.snapshot
         self.names = [self.world.name]

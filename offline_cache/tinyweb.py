@@ -5,7 +5,7 @@ synonyms, its hypernym, a dozen templates). Like real alt text it is imperfect: 
 (default 10%) carry the caption of another Tiny ImageNet class, of a random WordNet noun, or a generic one
 ("IMG_4821.JPG"). The world is a snapshot (see :mod:`offline_cache.snapshot`) whose ``images`` table is the
 catalogue, plus ``captions.json`` / ``captions.npy``: the distinct captions and their MiniLM embeddings, which
-:class:`ie_env.search.caption_index.CaptionIndexEngine` searches like the paper's LAION engine.
+:class:`offline_cache.caption_engine.CaptionIndexEngine` searches like the paper's LAION engine.
 
 The build is deterministic (captions are drawn from a generator seeded by ``seed`` and the image key), verifies
 the shards against SHA256SUMS, and is atomic: it writes into a temporary folder that is renamed when complete.
@@ -15,7 +15,6 @@ It reads either the shards of ../shared/data or the canonical ``tiny-imagenet-20
 from __future__ import annotations
 
 import io
-import json
 import random
 import re
 import shutil
@@ -30,12 +29,13 @@ from PIL import Image
 from tqdm.auto import tqdm
 
 from ie_env.atomic import atomic_write_json
-from ie_env.images import decode_many
-from ie_env.paths import DataMissingError, cache_dir
-from ie_env.shards import iter_shards, shard_files
-from ie_env.text_embedding import MODEL_NAME, TextEmbedder
+from ie_env.data.shards import iter_shards, shard_files
+from ie_env.data.text_embedding import MODEL_NAME, TextEmbedder
+from ie_env.data.vocabulary import load_vocabulary
+from ie_env.paths import DataMissingError
 from ie_env.types import SearchResult
-from offline_cache.snapshot import Snapshot, SnapshotError
+from offline_cache.snapshot import Snapshot
+from offline_cache.world import World, world_dir
 
 TEMPLATES = [
     "{name}", "a photo of a {name}", "{name} photo", "a close-up photo of the {name}", "the {name}",
@@ -65,11 +65,6 @@ class TinywebConfig:
     def __post_init__(self):
         if not 0 <= self.noise <= 1:
             raise ValueError(f"noise={self.noise} must lie in [0, 1]: it is the share of images with a wrong caption")
-
-
-def world_dir(name: str = "tinyweb") -> Path:
-    """The folder of a world given by name (under the cache) or as a path (anything with a ``/``)."""
-    return Path(name) if "/" in name else cache_dir() / "worlds" / name
 
 
 def _canonical(root: Path) -> Iterator[tuple[str, bytes, str]]:
@@ -127,8 +122,6 @@ def caption_for(key: str, wnid: str, cfg: TinywebConfig, vocab, class_wnids: lis
 
 def build_tinyweb(cfg: TinywebConfig | None = None, name: str = "tinyweb", force: bool = False) -> Path:
     """Build the world into ``<cache>/worlds/<name>`` (skipped when it exists, unless ``force``)."""
-    from ie_env.vocabulary import load_vocabulary
-
     cfg = cfg or TinywebConfig()
     final = world_dir(name)
     name = final.name
@@ -171,40 +164,6 @@ def build_tinyweb(cfg: TinywebConfig | None = None, name: str = "tinyweb", force
         shutil.rmtree(final)
     tmp.rename(final)
     return final
-
-
-class World:
-    """An offline world opened for reading: its catalogue as columns, and image decoding.
-
-    Args:
-        path: the world folder (a snapshot with ``captions.json`` / ``captions.npy``).
-    """
-
-    def __init__(self, path: str | Path):
-        self.path = Path(path)
-        if not (self.path / "captions.npy").exists():
-            raise SnapshotError(f"no world at {self.path}: build it with `ie-explore build-world tinyweb`")
-        self.snapshot = Snapshot(self.path, readonly=True)
-        self.name = self.snapshot.get_meta("world")
-        self.rows = rows = self.snapshot.images()
-        self.keys = [r.key for r in rows]
-        self.sha256 = [r.sha256 for r in rows]
-        self.captions = [r.caption for r in rows]
-        self.wnids = np.asarray([r.meta.get("wnid", "") for r in rows])
-        self.caption_texts: list[str] = json.loads((self.path / "captions.json").read_text())
-        self.caption_embeddings = np.load(self.path / "captions.npy", allow_pickle=False)
-        lookup = {c: i for i, c in enumerate(self.caption_texts)}
-        self.caption_ids = np.asarray([lookup[c] for c in self.captions], np.int64)
-        self.index_of = {k: i for i, k in enumerate(self.keys)}
-
-    def __len__(self) -> int:
-        return len(self.keys)
-
-    def load_images(self, indices, size: int) -> np.ndarray:
-        """Decode the images at ``indices`` (catalogue positions) into ``(N, size, size, 3)`` uint8."""
-        hashes = [self.sha256[i] for i in indices]
-        blobs = self.snapshot.get_blobs(sorted(set(hashes)))
-        return decode_many([blobs[h] for h in hashes], size)
 
 
 _OPEN: dict[Path, World] = {}

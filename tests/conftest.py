@@ -44,7 +44,7 @@ def tiny_world(tiny_source, tmp_path_factory):
 @pytest.fixture(scope="session")
 def concepts():
     """A small vocabulary: the tiny world's class names plus 60 unrelated nouns."""
-    from ie_env.vocabulary import load_vocabulary
+    from ie_env.data.vocabulary import load_vocabulary
 
     v = load_vocabulary()
     named = [v.find(q)[0] for q in ("tabby", "sports car", "golden retriever", "goldfish", "lemon", "reel")]

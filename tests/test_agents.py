@@ -10,7 +10,7 @@ from agents import AGENTS, AgentContext, Query, make_agent
 from agents.descriptors import VISUAL_DESCRIPTORS, descriptor_text, load_descriptors
 from agents.gp_agent import effective_tiers, temperature, tiered_probabilities
 from agents.gp_posterior import GPConfig, GPPosterior, exact_posterior
-from ie_env.vocabulary import load_vocabulary
+from ie_env.data.vocabulary import load_vocabulary
 
 N_CLUSTERS = 30
 GOOD = (0, 1)  # clusters with high reward

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import pytest
 
-from ie_env.cli import main
+from ie_env.run.cli import main
 
 
 @pytest.fixture
@@ -71,7 +71,7 @@ def test_bad_input_is_a_one_line_error(argv, words, places, capsys):
 
 
 def test_bad_input_vocabulary_filter_that_leaves_nothing(tiny_world, concepts):
-    from ie_env.env import InternetExplorerEnv
+    from ie_env.envs.env import InternetExplorerEnv
 
     with pytest.raises(ValueError, match="leaves no concept") as e:
         InternetExplorerEnv(world=str(tiny_world.path), target="tiny-imagenet:dog.n.01", frozen_encoder="resnet18",
@@ -83,7 +83,7 @@ def test_bad_input_checkpoint_with_code_is_refused(tmp_path):
     """A checkpoint that would run code on load (a pickled object) is refused, not executed."""
     import torch
 
-    from ie_env.runner import load_checkpoint
+    from ie_env.run.runner import load_checkpoint
 
     torch.save({"format": 1, "payload": Exploit(tmp_path / "pwned")}, tmp_path / "checkpoint.pt")
     with pytest.raises(ValueError, match="not a readable checkpoint") as e:

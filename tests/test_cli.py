@@ -4,7 +4,7 @@ import sys
 
 
 def run(*args):
-    return subprocess.run([sys.executable, "-m", "ie_env.cli", *args], capture_output=True, text=True, timeout=120)
+    return subprocess.run([sys.executable, "-m", "ie_env.run.cli", *args], capture_output=True, text=True, timeout=120)
 
 
 def test_vocab_json_last_line():

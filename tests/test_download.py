@@ -8,12 +8,17 @@ import time
 import pytest
 from PIL import Image
 
-import ie_env.download as download
-from ie_env.download import Downloader, DownloaderConfig, Fetched, format_status, is_public_address
+import ie_env.web.download as download
+from experiments.loopback_web import HOSTILE, Server, image_app
 from ie_env.types import SearchResult
+from ie_env.web.download import (
+    Downloader,
+    DownloaderConfig,
+    Fetched,
+    format_status,
+    is_public_address,
+)
 from offline_cache.snapshot import Snapshot
-
-from http_fixtures import HOSTILE, Server, image_app
 
 FAST = dict(allow_private=True, connect_timeout=2.0, read_timeout=2.0, deadline=2.5, retries=2, backoff=0.01,
             max_retry_after=0.05, max_bytes=100_000, threads=16, per_host=16, image_size=32)

@@ -2,7 +2,7 @@ import gymnasium as gym
 import numpy as np
 import pytest
 
-from ie_env.env import InternetExplorerEnv
+from ie_env.envs.env import InternetExplorerEnv
 
 
 def make(tiny_world, concepts, **kw):
@@ -65,7 +65,7 @@ def test_bad_options_are_clear_errors(tiny_world, concepts):
 
 
 def test_full_mode_and_target_only_baseline(tiny_world, concepts):
-    from experiments.compare_agents import target_only
+    from ie_env.run.compare import target_only
 
     env = make(tiny_world, concepts, mode="full", budget=4, queries_per_iteration=2, eval_images=20,
                reward_targets=60, learner={"width": 0.125, "batch_size": 8, "steps_per_iteration": 1,

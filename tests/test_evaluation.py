@@ -4,7 +4,12 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from ie_env.evaluation import EvaluationError, knn_accuracy, knn_predict, linear_probe
+from ie_env.learning.evaluation import (
+    EvaluationError,
+    knn_accuracy,
+    knn_predict,
+    linear_probe,
+)
 
 
 def clusters(n_train: int, n_test: int, classes: int = 4, dim: int = 16, spread: float = 0.2, seed: int = 0):

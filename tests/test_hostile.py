@@ -16,12 +16,20 @@ from collections import Counter
 
 import pytest
 
-import ie_env.download as download
-from ie_env.download import Downloader
+import ie_env.web.download as download
+from experiments.loopback_web import (
+    GOOD,
+    HOSTILE,
+    HTML,
+    PNG,
+    Server,
+    image_app,
+    make_image,
+    trickle,
+)
 from ie_env.types import SearchResult
+from ie_env.web.download import Downloader
 from offline_cache.snapshot import DB_NAME, Snapshot
-
-from http_fixtures import GOOD, HOSTILE, HTML, PNG, Server, image_app, make_image, trickle
 
 FAST = dict(allow_private=True, connect_timeout=2.0, read_timeout=2.0, deadline=2.5, retries=2, backoff=0.01,
             max_retry_after=0.05, max_bytes=100_000, threads=8, per_host=8, image_size=32)
@@ -176,8 +184,8 @@ SEARCH_CASES = {"malformed": None, "oversized": None, "html": None, "500-storm":
 
 @pytest.mark.parametrize("mode", list(SEARCH_CASES))
 def test_hostile_search_answer(mode, host, tmp_path):
-    from ie_env.live_env import InternetExplorerLiveEnv
-    from ie_env.vocabulary import load_vocabulary
+    from ie_env.data.vocabulary import load_vocabulary
+    from ie_env.envs.live_env import InternetExplorerLiveEnv
 
     v = load_vocabulary()
     with Server(search_app(mode, host.url)) as search:

@@ -7,9 +7,14 @@ import numpy as np
 import pytest
 import torch
 
-from ie_env.augment import TwoViewAugment
-from ie_env.backbones import BackboneError, make_backbone
-from ie_env.learner import Learner, LearnerConfig, LearnerError, TrainingDiverged
+from ie_env.learning.augment import TwoViewAugment
+from ie_env.learning.backbones import BackboneError, make_backbone
+from ie_env.learning.learner import (
+    Learner,
+    LearnerConfig,
+    LearnerError,
+    TrainingDiverged,
+)
 
 
 @pytest.fixture(autouse=True, scope="module")

@@ -2,8 +2,8 @@
 import gymnasium as gym
 import pytest
 
-from ie_env.live_env import InternetExplorerLiveEnv
-from ie_env.vocabulary import load_vocabulary
+from ie_env.data.vocabulary import load_vocabulary
+from ie_env.envs.live_env import InternetExplorerLiveEnv
 from offline_cache.server import SnapshotServer
 
 

@@ -3,14 +3,13 @@ from __future__ import annotations
 
 import pytest
 
-from ie_env.search import SearchError, make_engine
-from ie_env.search.openverse import OpenverseEngine
+from experiments.loopback_web import Server, image_app, openverse_app
 from ie_env.types import SearchResult
+from ie_env.web.search import SearchError, make_engine
+from ie_env.web.search.openverse import OpenverseEngine
 from offline_cache.recorder import RecordingEngine
 from offline_cache.replay import ReplayEngine, SnapshotFetcher
 from offline_cache.snapshot import Snapshot
-
-from http_fixtures import Server, image_app, openverse_app
 
 QUERIES = ["tabby cat", "sports car", "tabby cat", "owl"]
 DL = dict(allow_private=True, connect_timeout=1.0, read_timeout=1.0, deadline=2.0, retries=1, backoff=0.01,
@@ -95,7 +94,7 @@ def test_recording_a_second_run_adds_to_the_histogram(recorded, tmp_path):
     shutil.copytree(path, copy)
     snap = Snapshot(copy)
     with Server(image_app) as srv:
-        from ie_env.download import Downloader
+        from ie_env.web.download import Downloader
 
         with Downloader(snapshot=snap, **DL) as d:
             d.fetch([SearchResult(0, "k", srv.url + "/missing.jpg", "", "x")])

@@ -26,7 +26,7 @@ KILL_POINTS = [
 
 
 def command(server, world, run_dir, snap, resume=False):
-    base = [sys.executable, "-m", "ie_env.cli", "live", "--json"]
+    base = [sys.executable, "-m", "ie_env.run.cli", "live", "--json"]
     if resume:
         return base + ["--resume", str(run_dir)]
     return base + [
@@ -104,5 +104,5 @@ def test_resume_after_sigkill_matches_an_uninterrupted_run(point, server, tiny_w
 
 
 def test_resume_needs_a_run_folder(tmp_path):
-    bad = launch([sys.executable, "-m", "ie_env.cli", "run", "--resume", str(tmp_path)])
+    bad = launch([sys.executable, "-m", "ie_env.run.cli", "run", "--resume", str(tmp_path)])
     assert bad.returncode == 2 and "not a run folder" in bad.stderr and len(bad.stderr.strip().splitlines()) == 1

@@ -5,7 +5,12 @@ import numpy as np
 import pytest
 import torch
 
-from ie_env.reward import RelevanceReward, RewardConfig, RewardError, numpy_image_rewards
+from ie_env.learning.reward import (
+    RelevanceReward,
+    RewardConfig,
+    RewardError,
+    numpy_image_rewards,
+)
 
 
 @pytest.fixture(autouse=True, scope="module")
@@ -105,8 +110,8 @@ class FakeWorld:
 
 def test_frozen_embeddings_are_cached_and_rewards_tabulated(tmp_path, monkeypatch):
     monkeypatch.setenv("IE_CACHE_DIR", str(tmp_path))
-    from ie_env.frozen import FrozenEncoder, FrozenError, FrozenRewards
-    import ie_env.frozen as frozen
+    import ie_env.learning.frozen as frozen
+    from ie_env.learning.frozen import FrozenEncoder, FrozenError, FrozenRewards
 
     rng = np.random.default_rng(0)
     web = rng.integers(0, 256, (20, 16, 16, 3), dtype=np.uint8)

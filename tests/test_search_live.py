@@ -3,13 +3,18 @@ from __future__ import annotations
 
 import pytest
 
-from ie_env.search import ENGINES, SearchEngine, SearchError, make_engine
-from ie_env.search.clip_retrieval import ClipRetrievalEngine
-from ie_env.search.flickr import FlickrEngine
-from ie_env.search.openverse import OpenverseEngine
-from ie_env.search.wikimedia import WikimediaEngine
-
-from http_fixtures import Server, clip_app, flickr_app, openverse_app, wikimedia_app
+from experiments.loopback_web import (
+    Server,
+    clip_app,
+    flickr_app,
+    openverse_app,
+    wikimedia_app,
+)
+from ie_env.web.search import ENGINES, SearchEngine, SearchError, make_engine
+from ie_env.web.search.clip_retrieval import ClipRetrievalEngine
+from ie_env.web.search.flickr import FlickrEngine
+from ie_env.web.search.openverse import OpenverseEngine
+from ie_env.web.search.wikimedia import WikimediaEngine
 
 IMG = "http://images.test"
 SHORT = dict(connect_timeout=1.0, read_timeout=2.0, deadline=4.0, retries=1)

@@ -7,11 +7,11 @@ import json
 import pytest
 import requests
 
-from http_fixtures import make_image
-from ie_env.download import Downloader
-from ie_env.search import SearchError
-from ie_env.search.clip_retrieval import ClipRetrievalEngine
+from experiments.loopback_web import make_image
 from ie_env.types import SearchResult
+from ie_env.web.download import Downloader
+from ie_env.web.search import SearchError
+from ie_env.web.search.clip_retrieval import ClipRetrievalEngine
 from offline_cache.server import SnapshotServer, serve
 from offline_cache.snapshot import Snapshot, sha256_hex
 
@@ -103,7 +103,7 @@ def test_index_list_and_description(recorded):
 
 def test_world_served_through_its_caption_index(tiny_world):
     """A world (conftest's tiny one): the server answers any text exactly as the caption index ranks it."""
-    from ie_env.search.caption_index import CaptionIndexEngine
+    from offline_cache.caption_engine import CaptionIndexEngine
 
     expected = CaptionIndexEngine(world=tiny_world).search("tabby cat", 8)
     with SnapshotServer(world=tiny_world) as server:

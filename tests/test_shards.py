@@ -2,8 +2,8 @@ import shutil
 
 import pytest
 
+from ie_env.data.shards import ShardError, shard_files
 from ie_env.paths import DataMissingError, data_dir
-from ie_env.shards import ShardError, shard_files
 
 
 def test_hash_mismatch_names_the_file(tmp_path):

@@ -1,10 +1,10 @@
 import numpy as np
 import pytest
 
-from ie_env.ground_truth import mapping_table, relevant_mask
+from ie_env.data.ground_truth import mapping_table, relevant_mask
+from ie_env.data.targets import TargetError, load_target
+from ie_env.data.vocabulary import load_vocabulary
 from ie_env.paths import data_dir
-from ie_env.targets import TargetError, load_target
-from ie_env.vocabulary import load_vocabulary
 from tests.conftest import jpeg
 
 

@@ -4,7 +4,7 @@ from collections import Counter
 import numpy as np
 import pytest
 
-from ie_env.search import SearchError, make_engine
+from ie_env.web.search import SearchError, make_engine
 from offline_cache.tinyweb import TinywebConfig, build_tinyweb, caption_for, open_world
 from tests.conftest import PER_CLASS, TINY_CLASSES
 
@@ -42,7 +42,7 @@ def test_build_is_deterministic_and_noise_is_configurable(tiny_source, tmp_path)
 
 
 def test_caption_noise_share():
-    from ie_env.vocabulary import load_vocabulary
+    from ie_env.data.vocabulary import load_vocabulary
 
     vocab = load_vocabulary()
     kinds = Counter(caption_for(f"n02123045_{i}", "n02123045", TinywebConfig(noise=0.1), vocab, TINY_CLASSES)[1]
@@ -61,7 +61,7 @@ def test_bad_source_is_a_clear_error(tmp_path):
 
 
 def test_cli_search_json(tiny_world, capsys):
-    from ie_env.cli import main
+    from ie_env.run.cli import main
 
     assert main(["search", "--world", str(tiny_world.path), "--n", "7", "--json", "sports car"]) == 0
     items = json.loads(capsys.readouterr().out.strip().splitlines()[-1])

@@ -1,4 +1,4 @@
-from ie_env.vocabulary import load_vocabulary
+from ie_env.data.vocabulary import load_vocabulary
 
 
 def test_full_wordnet_noun_vocabulary():

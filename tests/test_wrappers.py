@@ -2,8 +2,8 @@ import numpy as np
 
 from agents import make_agent
 from agents.base import AgentContext
-from ie_env.text_embedding import concept_embeddings
-from ie_env.wrappers import CandidateConfig, CandidateSetWrapper
+from agents.candidates import CandidateConfig, CandidateSetWrapper
+from ie_env.data.text_embedding import concept_embeddings
 from tests.test_env import make
 
 

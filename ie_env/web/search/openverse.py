@@ -14,9 +14,9 @@ from dataclasses import dataclass
 
 import requests
 
-from ie_env.download import USER_AGENT, as_int, http_json
-from ie_env.search.base import SearchError
 from ie_env.types import SearchResult
+from ie_env.web.download import USER_AGENT, as_int, http_json
+from ie_env.web.search.base import SearchError
 
 ANONYMOUS_PAGE_SIZE = 20
 MAX_PAGES = 20

@@ -3,10 +3,11 @@ from __future__ import annotations
 
 import numpy as np
 
-from ie_env.images import decode_many
-from ie_env.shards import iter_shards, shard_files
-from ie_env.targets.base import TargetData
-from ie_env.targets.cache import cached_arrays
+from ie_env.data.images import decode_many
+from ie_env.data.shards import iter_shards, shard_files
+from ie_env.data.targets.base import TargetData
+from ie_env.data.targets.cache import cached_arrays
+from ie_env.data.vocabulary import load_vocabulary
 
 CLASSES = ["airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck"]
 SYNSETS = ["airplane.n.01", "car.n.01", "bird.n.01", "cat.n.01", "deer.n.01", "dog.n.01", "frog.n.01",
@@ -25,8 +26,6 @@ def _split(prefix: str, size: int) -> dict[str, np.ndarray]:
 
 
 def load(image_size: int = 32) -> TargetData:
-    from ie_env.vocabulary import load_vocabulary
-
     vocab = load_vocabulary()
     train = cached_arrays(f"cifar10-train-{image_size}", lambda: _split("cifar10-train-", image_size))
     test = cached_arrays(f"cifar10-test-{image_size}", lambda: _split("cifar10-test-", image_size))

@@ -15,9 +15,9 @@ from dataclasses import dataclass
 
 import requests
 
-from ie_env.download import USER_AGENT, as_int, http_json
-from ie_env.search.base import SearchError
 from ie_env.types import SearchResult
+from ie_env.web.download import USER_AGENT, as_int, http_json
+from ie_env.web.search.base import SearchError
 
 BITMAPS = "image/jpeg,image/png,image/gif,image/webp"
 

@@ -11,8 +11,9 @@ from pathlib import Path
 
 import numpy as np
 
-from ie_env.images import decode
-from ie_env.targets.base import TargetData, TargetError
+from ie_env.data.images import decode
+from ie_env.data.targets.base import TargetData, TargetError
+from ie_env.data.vocabulary import load_vocabulary
 
 EXTENSIONS = {".jpg", ".jpeg", ".png", ".bmp", ".gif", ".webp", ".tif", ".tiff"}
 
@@ -41,8 +42,6 @@ def _read(root: Path, classes: list[str], size: int) -> tuple[list[np.ndarray], 
 
 
 def load(root: str, image_size: int = 32) -> TargetData:
-    from ie_env.vocabulary import load_vocabulary
-
     path = Path(root).expanduser()
     if not path.is_dir():
         raise TargetError(f"target folder {path} does not exist or is not a directory: give root/<class>/<image>")

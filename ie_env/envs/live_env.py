@@ -5,8 +5,13 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from ie_env.env import EnvConfig, InternetExplorerEnv
-from ie_env.images import decode
+from ie_env.data.images import decode
+from ie_env.envs.env import EnvConfig, InternetExplorerEnv
+from ie_env.web.download import Downloader
+from ie_env.web.search import make_engine
+from ie_env.web.search.base import SearchError
+from offline_cache.recorder import RecordingEngine
+from offline_cache.replay import ReplayEngine, SnapshotFetcher
 
 
 @dataclass
@@ -22,14 +27,14 @@ class LiveEnvConfig(EnvConfig):
     snapshot: str = ""
     """With ``engine="replay"``: the recorded snapshot folder to replay."""
     downloader: dict = field(default_factory=dict)
-    """Options of :class:`ie_env.download.DownloaderConfig` (threads, timeouts, ``allow_private``...)."""
+    """Options of :class:`ie_env.web.download.DownloaderConfig` (threads, timeouts, ``allow_private``...)."""
 
 
 class InternetExplorerLiveEnv(InternetExplorerEnv):
     """:class:`InternetExplorerEnv` on the live web (registered ``InternetExplorerLive-v0``, nondeterministic).
 
     The search engine is a live HTTP service; each answer's images are downloaded by the safe
-    :class:`ie_env.download.Downloader`, de-duplicated by sha256, decoded and scored by the current encoder (the
+    :class:`ie_env.web.download.Downloader`, de-duplicated by sha256, decoded and scored by the current encoder (the
     frozen one, or the learner in full mode). With ``record`` set, every answer and image goes into a snapshot;
     ``engine="replay", snapshot=<that folder>`` reruns the same episode offline with identical rewards. The live
     web has no ground truth: ``relevant`` and ``new_relevant`` in ``info`` are always 0.
@@ -38,23 +43,15 @@ class InternetExplorerLiveEnv(InternetExplorerEnv):
     config_class = LiveEnvConfig
 
     def _setup_web(self) -> None:
-        from ie_env.search import make_engine
-
         cfg = self.config
         if cfg.engine == "replay":
-            from offline_cache.replay import ReplayEngine, SnapshotFetcher
-
             if not cfg.snapshot:
                 raise ValueError("engine='replay' needs snapshot=<folder of a recorded run>")
             self.engine = ReplayEngine(cfg.snapshot, **cfg.engine_options)
             self._fetcher_factory = lambda: SnapshotFetcher(self.engine.snapshot)
         else:
-            from ie_env.download import Downloader
-
             engine = make_engine(cfg.engine, n=cfg.results_per_query, **cfg.engine_options)
             if cfg.record:
-                from offline_cache.recorder import RecordingEngine
-
                 engine = RecordingEngine(engine, cfg.record)
                 self._fetcher_factory = lambda: engine.downloader(image_size=cfg.image_size, **cfg.downloader)
             else:
@@ -74,8 +71,6 @@ class InternetExplorerLiveEnv(InternetExplorerEnv):
     def _search(self, query: str) -> list:
         """The engine's answer; a failed search (unreachable, malformed or oversized answer, HTTP errors after the
         retries) counts as ``search_error`` in the status histogram and answers nothing."""
-        from ie_env.search.base import SearchError
-
         try:
             return super()._search(query)
         except SearchError as e:

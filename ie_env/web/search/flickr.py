@@ -11,9 +11,9 @@ from dataclasses import dataclass
 
 import requests
 
-from ie_env.download import USER_AGENT, as_int, http_json
-from ie_env.search.base import SearchError
 from ie_env.types import SearchResult
+from ie_env.web.download import USER_AGENT, as_int, http_json
+from ie_env.web.search.base import SearchError
 
 LICENSES = {0: "all-rights-reserved", 1: "by-nc-sa", 2: "by-nc", 3: "by-nc-nd", 4: "by", 5: "by-sa", 6: "by-nd",
             7: "no-known-copyright", 8: "us-government-work", 9: "cc0", 10: "pdm"}

@@ -23,9 +23,9 @@ import torch
 from tqdm.auto import tqdm
 
 from ie_env.atomic import atomic_save_npy
-from ie_env.learner import Learner, LearnerConfig
+from ie_env.learning.learner import Learner, LearnerConfig
+from ie_env.learning.reward import RelevanceReward, RewardConfig
 from ie_env.paths import cache_dir
-from ie_env.reward import RelevanceReward, RewardConfig
 
 
 class FrozenError(ValueError):
@@ -184,7 +184,7 @@ class FrozenRewards:
 
     Args:
         world: an opened world (see :func:`offline_cache.tinyweb.open_world`).
-        target: a :class:`ie_env.targets.TargetData`.
+        target: a :class:`ie_env.data.targets.TargetData`.
         encoder: frozen encoder name.
         image_size: side in pixels images are embedded at.
         reward: reward options (k, query aggregation).

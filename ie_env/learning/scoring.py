@@ -1,7 +1,7 @@
 """The scoring stage of the env: images -> relevance rewards, and (full mode) the learner's training.
 
 ``FrozenScorer``: a fixed encoder; every web image of an offline world and the reward's target set are
-embedded once (cached on disk by :mod:`ie_env.frozen`), so a query's reward is a table look-up.
+embedded once (cached on disk by :mod:`ie_env.learning.frozen`), so a query's reward is a table look-up.
 ``LearnerScorer``: the self-supervised learner embeds each answer's images with its current weights, trains at
 every iteration end, refreshes the target embeddings and measures kNN accuracy on the target's test split.
 Both score raw images too (``rewards_of``), which the live environment uses.
@@ -11,7 +11,10 @@ from __future__ import annotations
 import numpy as np
 
 from ie_env.failpoints import failpoint
-from ie_env.reward import RelevanceReward, RewardConfig
+from ie_env.learning.evaluation import knn_accuracy
+from ie_env.learning.frozen import FrozenRewards, get_encoder
+from ie_env.learning.learner import Learner, LearnerConfig
+from ie_env.learning.reward import RelevanceReward, RewardConfig
 
 
 def reference_subset(n: int, size: int, seed: int) -> np.ndarray:
@@ -27,8 +30,6 @@ class FrozenScorer:
     trains = False
 
     def __init__(self, cfg, world, target):
-        from ie_env.frozen import FrozenRewards, get_encoder
-
         reward = RewardConfig(k=cfg.reward_k, query_top=cfg.reward_top)
         if world is not None:
             self.table = FrozenRewards(world, target, cfg.frozen_encoder, cfg.image_size, reward, cfg.reward_targets)
@@ -71,8 +72,6 @@ class LearnerScorer:
         self.learner = None
 
     def reset(self, seed: int) -> None:
-        from ie_env.learner import Learner, LearnerConfig
-
         self.learner = Learner(LearnerConfig(**{**self.cfg.learner, "image_size": self.cfg.image_size,
                                                 "seed": seed}))
         self.ref_idx = reference_subset(len(self.target.train), self.cfg.reward_targets, seed)
@@ -85,8 +84,6 @@ class LearnerScorer:
         return self.reward.image_rewards(self.learner.embed(images)) if len(images) else np.zeros(0, np.float32)
 
     def end_iteration(self, images, rewards: np.ndarray) -> dict:
-        from ie_env.evaluation import knn_accuracy
-
         stats = self.learner.train(images, rewards if len(rewards) else None, self.target.train)
         failpoint("evaluate")
         self.reward.set_target(self.learner.embed(self.target.train[self.ref_idx]))
@@ -99,8 +96,6 @@ class LearnerScorer:
         return {"learner": self.learner.state_dict(), "ref_idx": self.ref_idx.copy()}
 
     def load_state_dict(self, state: dict) -> None:
-        from ie_env.learner import Learner
-
         self.learner = Learner.from_state_dict(state["learner"])
         self.ref_idx = np.asarray(state["ref_idx"], np.int64)
         self.reward.set_target(self.learner.embed(self.target.train[self.ref_idx]))

@@ -7,10 +7,11 @@ from __future__ import annotations
 
 import numpy as np
 
-from ie_env.images import decode_many
-from ie_env.shards import iter_shards, shard_files
-from ie_env.targets.base import TargetData, TargetError
-from ie_env.targets.cache import cached_arrays
+from ie_env.data.images import decode_many
+from ie_env.data.shards import iter_shards, shard_files
+from ie_env.data.targets.base import TargetData, TargetError
+from ie_env.data.targets.cache import cached_arrays
+from ie_env.data.vocabulary import load_vocabulary
 
 TRAIN_PER_CLASS = 30
 
@@ -22,8 +23,6 @@ def _val(size: int) -> dict[str, np.ndarray]:
 
 
 def load(ancestor: str = "entity.n.01", image_size: int = 32) -> TargetData:
-    from ie_env.vocabulary import load_vocabulary
-
     vocab = load_vocabulary()
     try:
         root = vocab.wnid(ancestor)

@@ -3,15 +3,15 @@ from __future__ import annotations
 
 import importlib
 
-from ie_env.search.base import SearchEngine, SearchError
+from ie_env.web.search.base import SearchEngine, SearchError
 
 ENGINES = {
-    "tinyweb": "ie_env.search.caption_index:CaptionIndexEngine",
+    "tinyweb": "offline_cache.caption_engine:CaptionIndexEngine",
     "replay": "offline_cache.replay:ReplayEngine",
-    "openverse": "ie_env.search.openverse:OpenverseEngine",
-    "clip_retrieval": "ie_env.search.clip_retrieval:ClipRetrievalEngine",
-    "flickr": "ie_env.search.flickr:FlickrEngine",
-    "wikimedia": "ie_env.search.wikimedia:WikimediaEngine",
+    "openverse": "ie_env.web.search.openverse:OpenverseEngine",
+    "clip_retrieval": "ie_env.web.search.clip_retrieval:ClipRetrievalEngine",
+    "flickr": "ie_env.web.search.flickr:FlickrEngine",
+    "wikimedia": "ie_env.web.search.wikimedia:WikimediaEngine",
 }
 """Engine name -> ``module:Class``; each class takes its options as keyword arguments."""
 

@@ -89,7 +89,7 @@ def run_episode(env, agent, seed: int, bar=None, progress: bool = False, run_dir
     """One episode; returns the final metrics and curves per query and per iteration.
 
     Args:
-        env: an :class:`ie_env.env.InternetExplorerEnv` (or the live one).
+        env: an :class:`ie_env.envs.env.InternetExplorerEnv` (or the live one).
         agent: an :class:`agents.base.Agent` for the env's vocabulary.
         seed: the episode's seed (env and agent).
         bar: a tqdm bar to advance by one per query; ``progress`` makes a bar of its own.

@@ -5,7 +5,8 @@ Names: ``cifar10``; ``tiny-imagenet:<synset>`` (val classes under a WordNet ance
 """
 from __future__ import annotations
 
-from ie_env.targets.base import TargetData, TargetError
+from ie_env.data.targets import cifar10, image_folder, tiny_imagenet
+from ie_env.data.targets.base import TargetData, TargetError
 
 
 def load_target(name: str, image_size: int = 32) -> TargetData:
@@ -14,13 +15,10 @@ def load_target(name: str, image_size: int = 32) -> TargetData:
         raise TargetError(f"image_size {image_size} is too small: use 8 or more (32 is the CPU default)")
     kind, _, arg = name.partition(":")
     if kind == "cifar10":
-        from ie_env.targets import cifar10
         return cifar10.load(image_size)
     if kind == "tiny-imagenet":
-        from ie_env.targets import tiny_imagenet
         return tiny_imagenet.load(arg or "entity.n.01", image_size)
     if kind == "folder":
-        from ie_env.targets import image_folder
         if not arg:
             raise TargetError("target 'folder:' needs a path: folder:/path/to/root")
         return image_folder.load(arg, image_size)

@@ -1,7 +1,7 @@
 """The search-engine protocol: text query in, ranked :class:`~ie_env.types.SearchResult` list out.
 
 Every back-end (offline worlds, snapshot replay, live HTTP services) lives in its own module of this package
-and is chosen by name through :func:`ie_env.search.make_engine`. Engines are plain objects with a
+and is chosen by name through :func:`ie_env.web.search.make_engine`. Engines are plain objects with a
 ``search_batch`` over many queries, so a distributor can fan batches out to workers.
 """
 from __future__ import annotations

@@ -13,12 +13,26 @@ import sys
 import time
 from pathlib import Path
 
+from agents import AGENTS, PRESETS, make_agent_for_env
 from ie_env.atomic import atomic_write_json
+from ie_env.data.ground_truth import mapping_table
+from ie_env.data.targets import load_target
+from ie_env.data.text_embedding import concept_embeddings
+from ie_env.data.vocabulary import load_vocabulary
+from ie_env.envs.env import EnvConfig, InternetExplorerEnv
+from ie_env.envs.live_env import InternetExplorerLiveEnv
+from ie_env.run.compare import CompareConfig, compare_agents, print_summary
+from ie_env.run.options import add_config_arguments, parse_options
+from ie_env.run.runner import RESULT, run_episode
+from ie_env.web.download import format_status
+from ie_env.web.search import ENGINES, make_engine
+from offline_cache.server import serve
+from offline_cache.snapshot import Snapshot
+from offline_cache.tinyweb import TinywebConfig, build_tinyweb, open_world
+from offline_cache.world import world_dir
 
 
 def cmd_vocab(args) -> dict:
-    from ie_env.vocabulary import load_vocabulary
-
     v = load_vocabulary()
     out = {"concepts": len(v), "synsets": v.n_synsets, "distinct_strings": len({l.lower() for l in v.lemmas}),
            "fingerprint": v.fingerprint}
@@ -28,9 +42,6 @@ def cmd_vocab(args) -> dict:
 
 
 def cmd_embed_vocab(args) -> dict:
-    from ie_env.text_embedding import concept_embeddings
-    from ie_env.vocabulary import load_vocabulary
-
     v = load_vocabulary()
     start = time.perf_counter()
     emb = concept_embeddings(v)
@@ -38,8 +49,6 @@ def cmd_embed_vocab(args) -> dict:
 
 
 def cmd_build_world(args) -> dict:
-    from offline_cache.tinyweb import TinywebConfig, build_tinyweb, open_world
-
     cfg = TinywebConfig(noise=args.noise, seed=args.seed, source=args.source or "")
     if args.world != "tinyweb" and not args.source:
         raise ValueError(f"unknown world {args.world!r}: the builder makes 'tinyweb' (or give --source)")
@@ -48,8 +57,6 @@ def cmd_build_world(args) -> dict:
 
 
 def cmd_search(args) -> list:
-    from ie_env.search import make_engine
-
     if not args.query.strip():
         raise ValueError("empty query: give a concept name such as 'tabby'")
     engine = make_engine("tinyweb", world=args.world, n=args.n)
@@ -57,17 +64,11 @@ def cmd_search(args) -> list:
 
 
 def cmd_inspect(args) -> dict:
-    from offline_cache.snapshot import Snapshot
-    from offline_cache.tinyweb import world_dir
-
     snap = Snapshot(world_dir(args.snapshot), readonly=True)
     return snap.inspect() | {"meta": snap.meta()}
 
 
 def cmd_verify(args) -> dict:
-    from offline_cache.snapshot import Snapshot
-    from offline_cache.tinyweb import world_dir
-
     report = Snapshot(world_dir(args.snapshot), readonly=True).verify()
     if not report.ok:
         print(f"snapshot damaged: {len(report.bad_blobs)} bad blobs, {len(report.incomplete_queries)} incomplete "
@@ -76,11 +77,6 @@ def cmd_verify(args) -> dict:
 
 
 def cmd_target(args) -> dict:
-    from ie_env.ground_truth import mapping_table
-    from ie_env.targets import load_target
-    from ie_env.vocabulary import load_vocabulary
-    from offline_cache.tinyweb import open_world
-
     t = load_target(args.name, args.image_size)
     out = t.summary() | {"class_names": t.class_names, "class_wnids": t.class_wnids}
     if args.world:
@@ -90,29 +86,13 @@ def cmd_target(args) -> dict:
 
 
 def cmd_demo(args) -> dict:
-    from experiments.demo import run_demo
-
-    return run_demo(budget=args.budget, seed=args.seed, world=args.world, target=args.target, out=args.out)
-
-
-def parse_options(pairs: list[str]) -> dict:
-    """``KEY=VALUE`` strings as a dict; values become booleans (true/false), numbers or stay strings."""
-    out = {}
-    for pair in pairs:
-        key, sep, value = pair.partition("=")
-        if not sep or not key:
-            raise ValueError(f"option {pair!r} is not KEY=VALUE (e.g. license=cc0,by)")
-        out[key] = {"true": True, "false": False}.get(value.lower(), _number(value))
-    return out
-
-
-def _number(text: str):
-    for kind in (int, float):
-        try:
-            return kind(text)
-        except ValueError:
-            pass
-    return text
+    """The main job: the paper's GP agent versus random exploration, full mode, one seed (target-only is left to
+    ``compare_agents.py --mode full``)."""
+    cfg = CompareConfig(mode="full", agents="random,gp", seeds=1, first_seed=args.seed, budget=args.budget,
+                        world=args.world, target=args.target, out=args.out, target_only=False)
+    summary = compare_agents(cfg)
+    print_summary(summary, cfg.out)
+    return summary
 
 
 RUN_CONFIG = "config.json"
@@ -144,10 +124,6 @@ def _run_folder(args) -> tuple[Path | None, bool]:
 
 
 def _loop(args, live: bool) -> dict:
-    from agents import AGENTS, PRESETS, make_agent_for_env
-    from ie_env.runner import RESULT, run_episode
-    from ie_env.search import ENGINES
-
     run_dir, resume = _run_folder(args)
     if resume and (run_dir / RESULT).exists():
         print(f"{run_dir} finished already; its result:", file=sys.stderr)
@@ -169,13 +145,9 @@ def _loop(args, live: bool) -> dict:
         raise ValueError(f"unknown search engine {args.engine!r}: choose one of {', '.join(sorted(ENGINES))}"
                          + (" or replay" if live else ""))
     if live:
-        from ie_env.live_env import InternetExplorerLiveEnv
-
         env = InternetExplorerLiveEnv(**options, record=args.record, snapshot=args.snapshot,
                                       downloader=parse_options(args.downloader_option))
     else:
-        from ie_env.env import InternetExplorerEnv
-
         env = InternetExplorerEnv(**options, world=args.world)
     try:
         agent = make_agent_for_env(args.agent, env, **parse_options(args.agent_option))
@@ -185,8 +157,6 @@ def _loop(args, live: bool) -> dict:
         run = run_episode(env, agent, args.seed, progress=True, run_dir=run_dir, resume=resume)
         out = {"final": run["final"], "queries": run["queries"], "run_dir": str(run_dir or "")}
         if live:
-            from ie_env.download import format_status
-
             print(format_status(env.fetcher.status, f"{args.engine} download status"), file=sys.stderr)
             out |= {"status": dict(env.fetcher.status), "record": args.record}
         return out
@@ -203,8 +173,6 @@ def cmd_live(args) -> dict:
 
 
 def cmd_serve(args) -> None:
-    from offline_cache.server import serve
-
     serve(world=args.world, host=args.host, port=args.port)
 
 
@@ -246,20 +214,15 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("--target", default="cifar10", help="target dataset")
     sp.add_argument("--out", default="runs/demo", help="folder of the summary, runs and plots")
 
-    def loop_args(sp, engine: str, budget: int, qpi: int, results: int) -> None:
-        sp.add_argument("--engine", default=engine, help=f"search engine (default {engine})")
+    def loop_args(sp, **defaults) -> None:
+        add_config_arguments(sp, EnvConfig, only=("engine", "target", "mode", "budget", "queries_per_iteration",
+                                                  "results_per_query", "image_size", "frozen_encoder"),
+                             defaults=defaults, choices={"mode": ["frozen", "full"]})
         sp.add_argument("--engine-option", action="append", default=[], metavar="KEY=VALUE",
                         help="engine option, repeatable (license=cc0,by; base_url=http://host:port; ...)")
         sp.add_argument("--agent", default="gp", help="query agent (random, gp, gp_label_set, gp_ucb, gp_thompson)")
         sp.add_argument("--agent-option", action="append", default=[], metavar="KEY=VALUE",
                         help="agent option, repeatable (refit_every=16; descriptor_source=visual; ...)")
-        sp.add_argument("--target", default="cifar10", help="target dataset")
-        sp.add_argument("--mode", default="frozen", choices=["frozen", "full"], help="frozen encoder or SSL training")
-        sp.add_argument("--budget", type=int, default=budget, help="number of queries")
-        sp.add_argument("--queries-per-iteration", type=int, default=qpi, help="queries between training calls")
-        sp.add_argument("--results-per-query", type=int, default=results, help="images asked per query")
-        sp.add_argument("--image-size", type=int, default=32, help="image side the encoder sees")
-        sp.add_argument("--frozen-encoder", default="efficientnet_lite0", help="encoder of frozen mode")
         sp.add_argument("--learner-option", action="append", default=[], metavar="KEY=VALUE",
                         help="full mode: learner option, repeatable (steps_per_iteration=4; width=0.25; ...)")
         sp.add_argument("--vocabulary-under", default="", metavar="SYNSETS",
@@ -272,10 +235,10 @@ def build_parser() -> argparse.ArgumentParser:
                         "(its saved options are used)")
 
     sp = add("run", cmd_run, "run the loop on an offline world (deterministic; resumable with --out/--resume)")
-    loop_args(sp, "tinyweb", 128, 32, 100)
+    loop_args(sp, engine="tinyweb", budget=128, queries_per_iteration=32, results_per_query=100)
     sp.add_argument("--world", default="tinyweb", help="offline world name or folder")
     sp = add("live", cmd_live, "run the loop against a live image-search service (or replay a recorded run)")
-    loop_args(sp, "openverse", 64, 16, 20)
+    loop_args(sp, engine="openverse", budget=64, queries_per_iteration=16, results_per_query=20)
     sp.add_argument("--downloader-option", action="append", default=[], metavar="KEY=VALUE",
                     help="downloader option, repeatable (threads=16; read_timeout=5; ...)")
     sp.add_argument("--record", default="", help="snapshot folder to record every answer and image into")

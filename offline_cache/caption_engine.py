@@ -14,9 +14,11 @@ from dataclasses import replace
 import faiss
 import numpy as np
 
-from ie_env.search.base import SearchError
-from ie_env.text_embedding import TextEmbedder
+from ie_env.data.text_embedding import TextEmbedder
 from ie_env.types import SearchResult
+from ie_env.web.search.base import SearchError
+from offline_cache.tinyweb import open_world
+from offline_cache.world import World
 
 
 class CaptionIndexEngine:
@@ -29,8 +31,6 @@ class CaptionIndexEngine:
     """
 
     def __init__(self, world="tinyweb", n: int = 100, cache_size: int = 100_000):
-        from offline_cache.tinyweb import World, open_world
-
         if n < 1:
             raise SearchError(f"n={n}: an engine must return at least one result per query")
         self.world = world if isinstance(world, World) else open_world(str(world))

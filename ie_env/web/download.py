@@ -43,12 +43,16 @@ from PIL import Image, UnidentifiedImageError
 from requests.adapters import HTTPAdapter
 from urllib3.connection import HTTPConnection, HTTPSConnection
 from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
-from urllib3.exceptions import ConnectTimeoutError, NameResolutionError, NewConnectionError
+from urllib3.exceptions import (
+    ConnectTimeoutError,
+    NameResolutionError,
+    NewConnectionError,
+)
 from urllib3.util import connection as u3connection
 
 from ie_env.failpoints import failpoint
-from ie_env.search.base import SearchError
 from ie_env.types import SearchResult
+from ie_env.web.search.base import SearchError
 
 # Images past Pillow's own limit are refused by the stricter ``max_pixels`` check; its warning adds nothing.
 warnings.filterwarnings("ignore", category=Image.DecompressionBombWarning)
@@ -354,7 +358,7 @@ def http_json(session: requests.Session, method: str, url: str, *, what: str, pa
     """One JSON API call for a search engine: timeouts, a byte cap, retries on 429/5xx honouring Retry-After.
     ``body`` is sent as JSON, ``data`` as a form.
 
-    Raises :class:`~ie_env.search.base.SearchError` with a one-line message naming ``what`` (the engine) on a
+    Raises :class:`~ie_env.web.search.base.SearchError` with a one-line message naming ``what`` (the engine) on a
     connection failure, an HTTP error, an oversized body or malformed JSON."""
     end = time.monotonic() + deadline
     for attempt in range(retries + 1):

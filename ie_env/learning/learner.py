@@ -33,9 +33,15 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ie_env.augment import AugmentConfig, TwoViewAugment, resize_batch, to_float_nchw
-from ie_env.backbones import make_backbone
+from ie_env.atomic import atomic_write_bytes
 from ie_env.failpoints import failpoint
+from ie_env.learning.augment import (
+    AugmentConfig,
+    TwoViewAugment,
+    resize_batch,
+    to_float_nchw,
+)
+from ie_env.learning.backbones import make_backbone
 
 OBJECTIVES = ("moco", "simsiam")
 OPTIMIZERS = ("sgd", "adamw")
@@ -56,7 +62,7 @@ class LearnerConfig:
     objective: str = "moco"
     """Self-supervised objective: ``moco`` (MoCo v3, momentum encoder + InfoNCE) or ``simsiam``."""
     backbone: str = "resnet18"
-    """Backbone name, see :func:`ie_env.backbones.make_backbone` (``resnet18`` or ``efficientnet_lite0``)."""
+    """Backbone name, see :func:`ie_env.learning.backbones.make_backbone` (``resnet18`` or ``efficientnet_lite0``)."""
     width: float = 0.5
     """Channel multiplier of ``resnet18`` (0.5 = half width)."""
     pretrained: bool = False
@@ -455,7 +461,6 @@ class Learner:
 
     def save(self, path: str | Path) -> None:
         """Write a checkpoint atomically (``torch.save`` of :meth:`state_dict`)."""
-        from ie_env.atomic import atomic_write_bytes
         import io
 
         buf = io.BytesIO()

@@ -13,6 +13,9 @@ import gymnasium as gym
 import numpy as np
 from gymnasium import spaces
 
+from agents.gp_posterior import GPPosterior
+from ie_env.data.text_embedding import concept_embeddings
+
 
 @dataclass
 class CandidateConfig:
@@ -31,8 +34,6 @@ class CandidateSet:
 
     def __init__(self, embeddings: np.ndarray, config: CandidateConfig | None = None):
         from sklearn.decomposition import PCA
-
-        from agents.gp_posterior import GPPosterior
 
         self.config = cfg = config or CandidateConfig()
         n = len(embeddings)
@@ -81,7 +82,7 @@ class CandidateSetWrapper(gym.Wrapper):
     """Observation ``Box(k, F)``: per-candidate features; action ``Discrete(k)``: which candidate to query.
 
     Args:
-        env: an :class:`ie_env.env.InternetExplorerEnv` (not descriptor mode).
+        env: an :class:`ie_env.envs.env.InternetExplorerEnv` (not descriptor mode).
         embeddings: concept text embeddings in vocabulary order (default: the cached MiniLM embeddings).
         config: :class:`CandidateConfig`.
     """
@@ -90,8 +91,6 @@ class CandidateSetWrapper(gym.Wrapper):
         super().__init__(env)
         base = env.unwrapped
         if embeddings is None:
-            from ie_env.text_embedding import concept_embeddings
-
             embeddings = np.asarray(concept_embeddings(base.vocab))
         self.cands = CandidateSet(embeddings, config)
         k = self.cands.config.k

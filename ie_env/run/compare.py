@@ -1,0 +1,237 @@
+"""Comparing query-selection agents over seeds: the study users come for, as a typed library function.
+
+    summary = compare_agents(CompareConfig(mode="frozen", agents="random,gp", seeds=3, budget=1024, out="runs/x"))
+
+Counts distinct images only (a repeated query brings nothing new). Writes ``OUT/runs.json`` (every run's
+curves, after every episode), ``OUT/summary.json`` (per agent: mean and 95% interval over seeds of
+``relevant_images``, ``precision``, ``relevant_classes``, ``distinct_images``, and ``steps_per_s``; in full mode
+``knn_accuracy`` and a ``target_only`` entry) and PNG plots. ``experiments/compare_agents.py`` and
+``ie-explore demo`` are its command lines.
+"""
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import numpy as np
+from scipy import stats
+from tqdm.auto import tqdm
+
+from agents import make_agent_for_env
+from agents.descriptors import load_descriptors
+from ie_env.atomic import atomic_write_json
+from ie_env.envs.env import EnvConfig, InternetExplorerEnv
+from ie_env.run.runner import run_episode
+
+METRICS = ("relevant_images", "precision", "relevant_classes", "distinct_images", "mean_reward")
+
+
+@dataclass
+class CompareConfig:
+    """One comparison: agents x seeds on one world and target."""
+
+    mode: str = "frozen"
+    """``frozen`` (a fixed pretrained encoder, fast) or ``full`` (the self-supervised learner trains)."""
+    agents: str = "random,gp,gp_ucb,gp_thompson,oracle"
+    """Comma-separated agent names (random, gp, gp_label_set, gp_ucb, gp_thompson, oracle, ppo, dqn)."""
+    seeds: int = 3
+    """Number of seeds."""
+    first_seed: int = 0
+    """Seeds are first_seed, first_seed + 1, ..."""
+    budget: int = 1024
+    """Queries per episode."""
+    queries_per_iteration: int = 32
+    """Queries between training calls."""
+    target: str = "cifar10"
+    """Target dataset."""
+    world: str = "tinyweb"
+    """Offline world."""
+    vocabulary_under: str = ""
+    """Keep only the concepts under these comma-separated synsets (default: all 146,347 nouns)."""
+    steps_per_iteration: int = 0
+    """Full mode: learner steps per iteration (0 = the learner's default)."""
+    frozen_encoder: str = EnvConfig.frozen_encoder
+    """Frozen mode's encoder."""
+    image_size: int = 0
+    """Image side the encoder sees (0 = the env's default for the mode)."""
+    descriptors: str = "visual"
+    """Descriptors the model-based agents may put before a concept (``visual`` or ``none``; random uses none)."""
+    target_only: bool = True
+    """Full mode: also train on the target alone for the same iterations (the baseline)."""
+    out: str = "runs/compare"
+    """Output folder."""
+    resume: bool = False
+    """Keep the episodes OUT/runs.json already holds (same options) and run only the rest."""
+    agent_options: dict = field(default_factory=dict)
+    """Per-agent options: ``{"gp": {"lengthscale": 0.4}}``."""
+
+    def __post_init__(self) -> None:
+        if self.seeds < 1 or self.budget < 1:
+            raise ValueError(f"seeds={self.seeds}, budget={self.budget}: both must be positive")
+        unknown = set(self.agent_options) - set(self.agent_names)
+        if unknown:
+            raise ValueError(f"options given for {sorted(unknown)}, which are not compared ({self.agents})")
+
+    @property
+    def agent_names(self) -> list[str]:
+        return [a.strip() for a in self.agents.split(",") if a.strip()]
+
+
+def interval(values) -> dict:
+    """Mean and 95% t-interval over seeds."""
+    v = np.asarray(values, float)
+    mean = float(v.mean())
+    if len(v) < 2:
+        return {"mean": mean, "lo": mean, "hi": mean}
+    half = float(stats.t.ppf(0.975, len(v) - 1) * v.std(ddof=1) / np.sqrt(len(v)))
+    return {"mean": mean, "lo": mean - half, "hi": mean + half}
+
+
+def ceiling(env) -> dict:
+    """How many distinct relevant images the world holds, and how many of them carry a caption of their own
+    class (the others can only be found by luck: no query about their class returns them)."""
+    kinds = np.asarray([r.meta.get("caption_kind", "true") for r in env.world.rows])
+    distinct = env.canonical == np.arange(len(env.canonical))
+    return {"relevant_total": int((env.relevant & distinct).sum()),
+            "relevant_with_own_caption": int((env.relevant & distinct & (kinds == "true")).sum())}
+
+
+def target_only(env, seed: int) -> dict:
+    """Full mode without web images: the learner trains on the target alone for the same iterations."""
+    env.reset(seed=seed)
+    accs = []
+    n_iter = -(-env.config.budget // env.config.queries_per_iteration)
+    for _ in range(n_iter):
+        accs.append(env.scorer.end_iteration(None, np.zeros(0, np.float32))["knn_accuracy"])
+    return {"seed": seed, "final": {"knn_accuracy": accs[-1]}, "iterations": {"knn_accuracy": accs}}
+
+
+def plot(runs: dict, out: Path) -> list[str]:
+    """One PNG per curve (mean over seeds, band from min to max); returns the file names."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    files = []
+    panels = [("curve", "relevant_images", "distinct relevant images", "queries"),
+              ("curve", "relevant_classes", "distinct relevant Tiny ImageNet classes", "queries"),
+              ("iterations", "precision", "precision (relevant share of new images)", "iteration"),
+              ("iterations", "reward", "mean query reward", "iteration"),
+              ("iterations", "knn_accuracy", "target kNN accuracy", "iteration")]
+    for group, key, title, xlabel in panels:
+        fig, ax = plt.subplots(figsize=(6, 4))
+        drawn = False
+        for agent, seeds in runs.items():
+            series = [r.get(group, {}).get(key) for r in seeds]
+            series = [s for s in series if s]
+            if not series or (key == "knn_accuracy" and not any(any(s) for s in series)):
+                continue
+            n = min(len(s) for s in series)
+            arr = np.asarray([s[:n] for s in series], float)
+            x = np.arange(1, n + 1)
+            ax.plot(x, arr.mean(0), label=agent)
+            ax.fill_between(x, arr.min(0), arr.max(0), alpha=0.2)
+            drawn = True
+        if not drawn:
+            plt.close(fig)
+            continue
+        ax.set_title(title)
+        ax.set_xlabel(xlabel)
+        ax.legend()
+        fig.tight_layout()
+        path = out / f"{key}.png"
+        fig.savefig(path, dpi=110)
+        plt.close(fig)
+        files.append(path.name)
+    return files
+
+
+def make_env(cfg: CompareConfig) -> InternetExplorerEnv:
+    """The env every episode of a comparison runs in (full mode: the learner's own defaults, stride-1 stem)."""
+    learner = {"steps_per_iteration": cfg.steps_per_iteration} if cfg.steps_per_iteration else {}
+    return InternetExplorerEnv(world=cfg.world, target=cfg.target, mode=cfg.mode, budget=cfg.budget,
+                               queries_per_iteration=cfg.queries_per_iteration,
+                               learner=learner,
+                               descriptors=tuple(load_descriptors(cfg.descriptors)) if cfg.descriptors != "none" else (),
+                               frozen_encoder=cfg.frozen_encoder,
+                               vocabulary_under=tuple(s for s in cfg.vocabulary_under.split(",") if s),
+                               image_size=cfg.image_size)
+
+
+def compare_agents(cfg: CompareConfig) -> dict:
+    """Run every agent for every seed (keeping finished episodes on ``resume``), write and return the summary."""
+    out = Path(cfg.out)
+    out.mkdir(parents=True, exist_ok=True)
+    env = make_env(cfg)
+    names = cfg.agent_names
+    seeds = range(cfg.first_seed, cfg.first_seed + cfg.seeds)
+    done = json.loads((out / "runs.json").read_text()) if cfg.resume and (out / "runs.json").exists() else {}
+    runs: dict[str, list] = {}
+
+    def keep(name: str, seed: int) -> bool:
+        """Reuse a finished episode of an earlier, interrupted invocation."""
+        old = [r for r in done.get(name, []) if r["seed"] == seed]
+        if old:
+            runs[name].append(old[0])
+        return bool(old)
+
+    with tqdm(total=len(names) * cfg.seeds * cfg.budget, desc="episodes", unit="query") as bar:
+        for name in names:
+            agent = make_agent_for_env(name, env, **cfg.agent_options.get(name, {}))
+            runs[name] = []
+            for seed in seeds:
+                if keep(name, seed):
+                    bar.update(cfg.budget)
+                    continue
+                bar.set_postfix(agent=name, seed=seed)
+                runs[name].append(run_episode(env, agent, seed, bar))
+                atomic_write_json(out / "runs.json", runs)  # a crash later loses no finished episode
+    if cfg.mode == "full" and cfg.target_only:
+        runs["target_only"] = []
+        for seed in tqdm(seeds, desc="target only"):
+            if not keep("target_only", seed):
+                runs["target_only"].append(target_only(env, seed))
+                atomic_write_json(out / "runs.json", runs)
+    summary = summarise(cfg, env, runs)
+    summary["plots"] = plot(runs, out)
+    atomic_write_json(out / "summary.json", summary)
+    return summary
+
+
+def summarise(cfg: CompareConfig, env, runs: dict) -> dict:
+    """Means and 95% intervals over seeds of each agent's final metrics."""
+    options = {k: v for k, v in asdict(cfg).items() if k not in ("out", "resume", "agents", "first_seed")}
+    summary: dict = {**options, "frozen_encoder": env.config.frozen_encoder, "image_size": env.config.image_size,
+                     **ceiling(env), "agents": {}}
+    for name, seeds in runs.items():
+        entry = {}
+        if name != "target_only":
+            for m in METRICS:
+                entry[m] = interval([r["final"][m] for r in seeds])
+            entry["steps_per_s"] = float(np.mean([r["steps_per_s"] for r in seeds]))
+        if cfg.mode == "full":
+            entry["knn_accuracy"] = interval([r["final"]["knn_accuracy"] for r in seeds])
+        summary["agents"][name] = entry
+        summary[name] = entry  # top-level alias: summary[agent]["relevant_images"]["mean"]
+    rates = [r["steps_per_s"] for n, s in runs.items() if n != "target_only" for r in s]
+    summary["steps_per_s"] = len(rates) / sum(1 / r for r in rates)  # all steps over all episode time
+    return summary
+
+
+def print_summary(summary: dict, out: str) -> None:
+    """The table a person reads at the end of a comparison."""
+    fmt = lambda d: f"{d['mean']:.4g} [{d['lo']:.4g}, {d['hi']:.4g}]"  # noqa: E731
+    print(f"\n{summary['mode']} mode, {summary['seeds']} seeds, {summary['budget']} queries, target "
+          f"{summary['target']} (mean [95% interval])")
+    cols = ["relevant_images", "precision", "relevant_classes", "distinct_images"] + \
+        (["knn_accuracy"] if summary["mode"] == "full" else [])
+    print(f"{'agent':<12}" + "".join(f"  {c:>30}" for c in cols))
+    for name, entry in summary["agents"].items():
+        print(f"{name:<12}" + "".join(f"  {fmt(entry[c]) if c in entry else '-':>30}" for c in cols))
+    print(f"the world holds {summary['relevant_total']} distinct relevant images, "
+          f"{summary['relevant_with_own_caption']} of them captioned as their own class")
+    print(f"env steps/s: {summary['steps_per_s']:.0f}; results in {out}")
+    print(json.dumps({k: summary[k] for k in ("mode", "budget", "seeds", "steps_per_s")}
+                     | {"agents": summary["agents"]}))
