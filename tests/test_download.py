@@ -1,4 +1,5 @@
-"""The downloader against real HTTP servers on 127.0.0.1: good images, hostile ones, limits and records."""
+"""The download scheduler against real HTTP servers on 127.0.0.1: good images, hostile ones, limits, de-duplication
+and records (connection safety, image processing and the JSON client have test files of their own)."""
 from __future__ import annotations
 
 import hashlib
@@ -16,7 +17,6 @@ from ie_env.web.download import (
     DownloaderConfig,
     Fetched,
     format_status,
-    is_public_address,
 )
 from offline_cache.snapshot import Snapshot
 
@@ -47,12 +47,6 @@ def test_good_images_resized_hashed_in_order(server):
     assert len({f.sha256 for f in got}) == len(urls)
     assert d.status == {"ok": len(urls)}
 
-
-def test_resize_modes_keep_square_size():
-    img = Image.new("RGB", (90, 40), (200, 10, 10))
-    for mode in ("center_crop", "stretch", "pad"):
-        assert download._resize(img, 16, mode).size == (16, 16)
-    assert download._resize(img, 0, "center_crop").size == (90, 40)
 
 
 def test_duplicates_same_bytes_other_urls_and_repeated_urls(server):
@@ -110,29 +104,7 @@ def test_hostile_private_addresses_refused_by_default(server):
     assert server.hits["/good/603.jpg"] == 0 and server.hits["/good/604.jpg"] == 0
 
 
-def test_hostile_redirect_to_private_address_refused(server, monkeypatch):
-    # 127.0.0.1 plays a public host here, 127.0.0.2 a private one: the redirect's target must be checked too.
-    monkeypatch.setattr(download, "is_public_address", lambda ip: ip == "127.0.0.1")
-    with Downloader(**{**FAST, "allow_private": False}) as d:
-        got = d.fetch(results([f"{server.url}/redirect-private", f"{server.url}/redirect-good"]))
-    assert [f.status for f in got] == ["blocked_address", "ok"]
 
-
-def test_public_address_classification():
-    for ip in ("10.1.2.3", "172.16.0.1", "192.168.1.1", "127.0.0.1", "169.254.169.254", "224.0.0.1", "0.0.0.0",
-               "100.64.0.1", "::1", "fe80::1", "fc00::1", "::ffff:127.0.0.1", "ff02::1", "255.255.255.255"):
-        assert not is_public_address(ip), ip
-    for ip in ("8.8.8.8", "151.101.1.1", "2606:4700:4700::1111"):
-        assert is_public_address(ip), ip
-
-
-def test_x_robots_tag_parsing():
-    assert download._opt_out("noai") == "noai"
-    assert download._opt_out("noindex, nofollow") == "noindex"
-    assert download._opt_out("googlebot: nofollow, noimageindex") == "noimageindex"
-    assert download._opt_out("otherbot: noai") == ""
-    assert download._opt_out("img2dataset: noimageai") == "noimageai"
-    assert download._opt_out("nofollow, unavailable_after: 25 Jun 2010 15:00:00 PST") == ""
 
 
 def test_robots_can_be_ignored_when_asked(server):
@@ -188,3 +160,12 @@ def test_config_errors_are_one_line():
 
 def test_fetched_equality_ignores_detail():
     assert Fetched("u", "k", "ok", "s", b"x", 1, 1, "a") == Fetched("u", "k", "ok", "s", b"x", 1, 1, "b")
+
+
+def test_x_robots_tag_parsing():
+    assert download._opt_out("noai") == "noai"
+    assert download._opt_out("noindex, nofollow") == "noindex"
+    assert download._opt_out("googlebot: nofollow, noimageindex") == "noimageindex"
+    assert download._opt_out("otherbot: noai") == ""
+    assert download._opt_out("img2dataset: noimageai") == "noimageai"
+    assert download._opt_out("nofollow, unavailable_after: 25 Jun 2010 15:00:00 PST") == ""

@@ -16,7 +16,7 @@ from collections import Counter
 
 import pytest
 
-import ie_env.web.download as download
+import ie_env.web.netsafety as netsafety
 from experiments.loopback_web import (
     GOOD,
     HOSTILE,
@@ -137,7 +137,7 @@ def test_hostile_download(case, host, tmp_path):
 
 def test_hostile_redirect_to_a_private_address(host, tmp_path, monkeypatch):
     # 127.0.0.1 plays a public host here, 127.0.0.2 a private one: the redirect's target is checked too.
-    monkeypatch.setattr(download, "is_public_address", lambda ip: ip == "127.0.0.1")
+    monkeypatch.setattr(netsafety, "is_public_address", lambda ip: ip == "127.0.0.1")
     snap = Snapshot(tmp_path / "snap", create=True)
     with Downloader(**{**FAST, "allow_private": False}, snapshot=snap) as d:
         (got,) = d.fetch([SearchResult(rank=0, key="k", url=host.url + "/redirect-private", caption="", source="t")])

@@ -23,15 +23,9 @@ same image bytes under another URL) gives ``duplicate``. Every outcome is counte
 """
 from __future__ import annotations
 
-import email.utils
-import hashlib
-import io
-import ipaddress
-import json
 import socket
 import threading
 import time
-import warnings
 from collections import Counter, deque
 from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
 from dataclasses import asdict, dataclass, field
@@ -39,26 +33,24 @@ from typing import Any
 from urllib.parse import urljoin, urlsplit
 
 import requests
-from PIL import Image, UnidentifiedImageError
-from requests.adapters import HTTPAdapter
-from urllib3.connection import HTTPConnection, HTTPSConnection
-from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
-from urllib3.exceptions import (
-    ConnectTimeoutError,
-    NameResolutionError,
-    NewConnectionError,
-)
-from urllib3.util import connection as u3connection
+from tqdm.auto import tqdm
+from urllib3.exceptions import NameResolutionError
 
 from ie_env.failpoints import failpoint
 from ie_env.types import SearchResult
-from ie_env.web.search.base import SearchError
-
-# Images past Pillow's own limit are refused by the stricter ``max_pixels`` check; its warning adds nothing.
-warnings.filterwarnings("ignore", category=Image.DecompressionBombWarning)
-
-USER_AGENT = "internet-explorer/0.1 (research image downloader; +https://pypi.org/project/internet-explorer/)"
-"""Default User-Agent of the downloader and the live search engines."""
+from ie_env.web.http import USER_AGENT
+from ie_env.web.imaging import Outcome, process_image
+from ie_env.web.netsafety import (
+    BlockedAddress,
+    DeadlineExceeded,
+    TooLarge,
+    Watchdog,
+    job,
+    make_adapter,
+    one_line,
+    read_capped,
+    retry_delay,
+)
 
 OPT_OUT_DIRECTIVES = ("noai", "noimageai", "noindex", "noimageindex")
 """``X-Robots-Tag`` directives that make the downloader skip an image (as img2dataset does by default)."""
@@ -111,7 +103,7 @@ class DownloaderConfig:
     user_agent: str = USER_AGENT
     """User-Agent header sent with every request."""
 
-    def validate(self) -> "DownloaderConfig":
+    def validate(self) -> DownloaderConfig:
         if self.image_size < 0:
             raise ValueError(f"image_size={self.image_size}: give a side in pixels (e.g. 64), or 0 to keep sizes")
         if self.resize_mode not in ("center_crop", "stretch", "pad"):
@@ -157,26 +149,6 @@ def seen_before(result: SearchResult, done: tuple[str, str, int, int]) -> Fetche
     return Fetched(result.url, result.key, status, detail="URL seen before")
 
 
-class BlockedAddress(Exception):
-    """A URL's host resolved to an address the downloader refuses (raised inside the HTTP stack)."""
-
-
-class _TooLarge(Exception):
-    pass
-
-
-class _DeadlineExceeded(Exception):
-    pass
-
-
-def is_public_address(ip: str) -> bool:
-    """Whether an IP address is a public unicast one (not private, loopback, link-local, multicast, reserved)."""
-    addr = ipaddress.ip_address(ip.split("%", 1)[0])
-    if isinstance(addr, ipaddress.IPv6Address) and addr.ipv4_mapped is not None:
-        addr = addr.ipv4_mapped
-    return addr.is_global and not addr.is_multicast
-
-
 def format_status(counter: Counter | dict, title: str = "download status") -> str:
     """The status histogram as a table (most common first, with shares and a total)."""
     total = sum(counter.values())
@@ -188,222 +160,7 @@ def format_status(counter: Counter | dict, title: str = "download status") -> st
     return "\n".join(lines)
 
 
-# --- deadline watchdog ---------------------------------------------------------------------------------------
-class _Watchdog:
-    """Shuts sockets down when the deadline of the download using them passes (unblocks any recv)."""
-
-    def __init__(self):
-        self._cond = threading.Condition()
-        self._items: dict[int, tuple[float, socket.socket]] = {}
-        self._next = 0
-        self._thread: threading.Thread | None = None
-        self._stop = False
-
-    def watch(self, sock: socket.socket, deadline: float) -> int:
-        with self._cond:
-            self._next += 1
-            self._items[self._next] = (deadline, sock)
-            if self._thread is None:
-                self._thread = threading.Thread(target=self._run, name="ie-download-watchdog", daemon=True)
-                self._thread.start()
-            self._cond.notify()
-            return self._next
-
-    def unwatch(self, token: int) -> None:
-        with self._cond:
-            self._items.pop(token, None)
-
-    def close(self) -> None:
-        with self._cond:
-            self._stop = True
-            self._cond.notify()
-
-    def _run(self) -> None:
-        with self._cond:
-            while not self._stop:
-                now = time.monotonic()
-                for token, (deadline, sock) in list(self._items.items()):
-                    if deadline <= now:
-                        del self._items[token]
-                        try:
-                            sock.shutdown(socket.SHUT_RDWR)
-                        except OSError:
-                            pass
-                soonest = min((d for d, _ in self._items.values()), default=now + 1.0)
-                self._cond.wait(max(0.01, soonest - now))
-
-
-_job = threading.local()
-"""Per worker thread: the deadline of the current download and its watchdog tokens."""
-
-
-def _make_adapter(allow_private: bool, watchdog: _Watchdog, pool_size: int) -> HTTPAdapter:
-    """A requests adapter whose connections resolve and check addresses themselves and obey the watchdog."""
-
-    def new_socket(conn) -> socket.socket:
-        host, port = conn._dns_host, conn.port
-        try:
-            infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
-        except socket.gaierror as e:
-            raise NameResolutionError(conn.host, conn, e) from e
-        addrs = list(dict.fromkeys(info[4][0] for info in infos))
-        if not allow_private:
-            bad = [a for a in addrs if not is_public_address(a)]
-            if bad:
-                raise BlockedAddress(f"{host} resolves to non-public address {bad[0]}")
-        error: Exception | None = None
-        for addr in addrs:
-            try:
-                sock = u3connection.create_connection((addr, port), conn.timeout, source_address=conn.source_address,
-                                                      socket_options=conn.socket_options)
-                break
-            except socket.timeout:
-                error = ConnectTimeoutError(conn, f"connection to {host} timed out")
-            except OSError as e:
-                error = NewConnectionError(conn, f"failed to connect to {host}: {e}")
-        else:
-            raise error or NewConnectionError(conn, f"{host} has no address")
-        watch(sock)
-        return sock
-
-    def watch(sock) -> None:
-        deadline = getattr(_job, "deadline", None)
-        if deadline is not None and sock is not None:
-            _job.tokens.append(watchdog.watch(sock, deadline))
-
-    class _Conn(HTTPConnection):
-        def _new_conn(self):
-            return new_socket(self)
-
-        def request(self, *args, **kwargs):
-            watch(self.sock)  # a kept-alive connection serving a new download
-            return super().request(*args, **kwargs)
-
-    class _TLSConn(HTTPSConnection):
-        def _new_conn(self):
-            return new_socket(self)
-
-        def request(self, *args, **kwargs):
-            watch(self.sock)
-            return super().request(*args, **kwargs)
-
-    class _Pool(HTTPConnectionPool):
-        ConnectionCls = _Conn
-
-    class _TLSPool(HTTPSConnectionPool):
-        ConnectionCls = _TLSConn
-
-    adapter = HTTPAdapter(pool_connections=64, pool_maxsize=pool_size, max_retries=0)
-    adapter.poolmanager.pool_classes_by_scheme = {"http": _Pool, "https": _TLSPool}
-    return adapter
-
-
-# --- capped reads and JSON requests (shared with the live search engines) ----------------------------------
-def read_capped(resp: requests.Response, max_bytes: int, deadline: float) -> bytes:
-    """The body of a streamed response, refusing more than ``max_bytes`` or reading past ``deadline``
-    (a ``time.monotonic()`` value): each read returns what the socket has, so a trickle is caught."""
-    length = resp.headers.get("Content-Length", "")
-    if length.isdigit() and int(length) > max_bytes:
-        raise _TooLarge(f"Content-Length {length} > {max_bytes} bytes")
-    buf = bytearray()
-    while True:
-        if time.monotonic() > deadline:
-            raise _DeadlineExceeded(f"body not complete after {len(buf)} bytes")
-        chunk = resp.raw.read1(65536, decode_content=True)
-        if not chunk:
-            if time.monotonic() > deadline:  # the watchdog shut the socket down
-                raise _DeadlineExceeded(f"body not complete after {len(buf)} bytes")
-            return bytes(buf)
-        buf += chunk
-        if len(buf) > max_bytes:
-            raise _TooLarge(f"body larger than {max_bytes} bytes")
-
-
-def _retry_delay(resp: requests.Response, attempt: int, backoff: float, cap: float) -> float:
-    value = resp.headers.get("Retry-After", "").strip()
-    delay = backoff * 2 ** attempt
-    if value.isdigit():
-        delay = float(value)
-    elif value:
-        when = email.utils.parsedate_to_datetime(value) if _is_http_date(value) else None
-        if when is not None:
-            delay = when.timestamp() - time.time()
-    return min(max(delay, 0.0), cap)
-
-
-def _is_http_date(value: str) -> bool:
-    try:
-        return email.utils.parsedate_to_datetime(value) is not None
-    except (TypeError, ValueError, IndexError):
-        return False
-
-
-def as_int(value, default: int = 0) -> int:
-    """An integer field of an API answer (which may come as a string, or be missing)."""
-    try:
-        return int(value)
-    except (TypeError, ValueError):
-        return default
-
-
-def _one_line(text: str, limit: int = 160) -> str:
-    text = " ".join(str(text).split())
-    return text if len(text) <= limit else text[:limit - 3] + "..."
-
-
-def http_json(session: requests.Session, method: str, url: str, *, what: str, params: dict | None = None,
-              body: Any = None, data: dict | None = None, headers: dict | None = None, connect_timeout: float = 5.0,
-              read_timeout: float = 30.0, deadline: float = 60.0, max_bytes: int = 20_000_000, retries: int = 2,
-              backoff: float = 1.0, max_retry_after: float = 30.0) -> Any:
-    """One JSON API call for a search engine: timeouts, a byte cap, retries on 429/5xx honouring Retry-After.
-    ``body`` is sent as JSON, ``data`` as a form.
-
-    Raises :class:`~ie_env.web.search.base.SearchError` with a one-line message naming ``what`` (the engine) on a
-    connection failure, an HTTP error, an oversized body or malformed JSON."""
-    end = time.monotonic() + deadline
-    for attempt in range(retries + 1):
-        try:
-            resp = session.request(method, url, params=params, json=body, data=data, headers=headers, stream=True,
-                                   timeout=(connect_timeout, read_timeout))
-        except requests.Timeout:
-            raise SearchError(f"{what}: {url} did not answer within {read_timeout:g} s") from None
-        except requests.RequestException as e:
-            raise SearchError(f"{what}: cannot reach {url} ({_one_line(type(e).__name__)}): check the host or "
-                              "base_url") from None
-        with resp:
-            if (resp.status_code == 429 or resp.status_code >= 500) and attempt < retries:
-                delay = _retry_delay(resp, attempt, backoff, max_retry_after)
-                if time.monotonic() + delay < end:
-                    time.sleep(delay)
-                    continue
-            try:
-                raw = read_capped(resp, max_bytes, end)
-            except _TooLarge as e:
-                raise SearchError(f"{what}: answer from {url} too large ({e})") from None
-            except (_DeadlineExceeded, requests.RequestException, OSError) as e:
-                raise SearchError(f"{what}: answer from {url} not complete within {deadline:g} s ({e})") from None
-            if resp.status_code != 200:
-                raise SearchError(f"{what}: HTTP {resp.status_code} from {url}: "
-                                  f"{_one_line(raw.decode('utf-8', 'replace'))}")
-            try:
-                return json.loads(raw)
-            except ValueError as e:
-                raise SearchError(f"{what}: malformed JSON from {url} ({e}): is base_url right?") from None
-    raise SearchError(f"{what}: {url} kept failing after {retries + 1} attempts")  # pragma: no cover
-
-
 # --- the downloader -----------------------------------------------------------------------------------------
-@dataclass
-class _Outcome:
-    status: str
-    detail: str = ""
-    image: bytes | None = None
-    sha256: str = ""
-    raw_sha256: str = ""
-    width: int = 0
-    height: int = 0
-
-
 class FetcherState:
     """What a fetcher remembers over an episode (outcome per URL, images met, status counts), as a checkpoint."""
 
@@ -450,7 +207,7 @@ class Downloader(FetcherState):
         self._done: dict[str, tuple[str, str, int, int]] = {}  # url -> (status, sha256, width, height)
         self._seen_raw: dict[str, str] = {}  # sha256 of downloaded bytes -> sha256 of the stored image
         self._seen: set[str] = set()  # sha256 of stored images
-        self._watchdog = _Watchdog()
+        self._watchdog = Watchdog()
         self._local = threading.local()
         self._pool = ThreadPoolExecutor(cfg.threads, thread_name_prefix="ie-download")
         self._base_status = Counter(snapshot.get_meta("download_status", {}) if snapshot is not None else {})
@@ -459,7 +216,7 @@ class Downloader(FetcherState):
         self._pool.shutdown(wait=True)
         self._watchdog.close()
 
-    def __enter__(self) -> "Downloader":
+    def __enter__(self) -> Downloader:
         return self
 
     def __exit__(self, *exc) -> None:
@@ -472,25 +229,25 @@ class Downloader(FetcherState):
             s = requests.Session()
             s.trust_env = False  # no proxies from the environment: addresses are checked on our own connections
             s.headers.update({"User-Agent": self.config.user_agent, "Accept": "image/*"})
-            adapter = _make_adapter(self.config.allow_private, self._watchdog, self.config.per_host)
+            adapter = make_adapter(self.config.allow_private, self._watchdog, self.config.per_host)
             s.mount("http://", adapter)
             s.mount("https://", adapter)
             self._local.session = s
         return s
 
-    def _download(self, url: str) -> _Outcome:
+    def _download(self, url: str) -> Outcome:
         failpoint("download")
         cfg = self.config
-        _job.deadline = time.monotonic() + cfg.deadline
-        _job.tokens = []
+        job.deadline = time.monotonic() + cfg.deadline
+        job.tokens = []
         try:
             return self._process(*self._get(url))
-        except _DeadlineExceeded as e:
-            return _Outcome("timeout", f"deadline {cfg.deadline:g} s passed: {e}")
+        except DeadlineExceeded as e:
+            return Outcome("timeout", f"deadline {cfg.deadline:g} s passed: {e}")
         finally:
-            for token in _job.tokens:
+            for token in job.tokens:
                 self._watchdog.unwatch(token)
-            _job.deadline = None
+            job.deadline = None
 
     def _get(self, url: str) -> tuple[str, str, bytes | None]:
         """(status, detail, body): the body is set only when status is ``ok``."""
@@ -502,22 +259,22 @@ class Downloader(FetcherState):
                 parts = urlsplit(url)
                 host = parts.hostname
             except ValueError as e:
-                return "bad_url", _one_line(f"{url!r}: {e}"), None
+                return "bad_url", one_line(f"{url!r}: {e}"), None
             if len(url) > cfg.max_url_length:
                 return "bad_url", f"URL of {len(url)} characters (max_url_length={cfg.max_url_length})", None
             if parts.scheme.lower() not in ("http", "https"):
-                return "bad_scheme", _one_line(f"scheme {parts.scheme!r} of {url!r} (only http and https)"), None
+                return "bad_scheme", one_line(f"scheme {parts.scheme!r} of {url!r} (only http and https)"), None
             if not host:
-                return "bad_url", _one_line(f"no host in {url!r}"), None
+                return "bad_url", one_line(f"no host in {url!r}"), None
             try:
                 resp = session.get(url, stream=True, allow_redirects=False,
                                    timeout=(cfg.connect_timeout, cfg.read_timeout))
             except BlockedAddress as e:
-                return "blocked_address", _one_line(str(e)), None
+                return "blocked_address", one_line(str(e)), None
             except requests.RequestException as e:
-                return self._failure(e), _one_line(f"{type(e).__name__}: {e}"), None
+                return self._failure(e), one_line(f"{type(e).__name__}: {e}"), None
             except (ValueError, UnicodeError) as e:
-                return "bad_url", _one_line(f"{url!r}: {e}"), None
+                return "bad_url", one_line(f"{url!r}: {e}"), None
             with resp:
                 code = resp.status_code
                 if 300 <= code < 400 and "Location" in resp.headers:
@@ -527,8 +284,8 @@ class Downloader(FetcherState):
                     url = urljoin(url, resp.headers["Location"])
                     continue
                 if (code == 429 or code >= 500) and attempt < cfg.retries:
-                    delay = _retry_delay(resp, attempt, cfg.backoff, cfg.max_retry_after)
-                    if time.monotonic() + delay < _job.deadline:
+                    delay = retry_delay(resp, attempt, cfg.backoff, cfg.max_retry_after)
+                    if time.monotonic() + delay < job.deadline:
                         attempt += 1
                         resp.close()
                         time.sleep(delay)
@@ -544,17 +301,17 @@ class Downloader(FetcherState):
                 if ctype and not ctype.startswith("image/") and ctype != "application/octet-stream":
                     return "not_image", f"Content-Type {ctype}", None
                 try:
-                    return "ok", "", read_capped(resp, cfg.max_bytes, _job.deadline)
-                except _TooLarge as e:
+                    return "ok", "", read_capped(resp, cfg.max_bytes, job.deadline)
+                except TooLarge as e:
                     return "too_large", str(e), None
-                except _DeadlineExceeded:
+                except DeadlineExceeded:
                     raise
                 except Exception as e:  # noqa: BLE001  (requests, urllib3 and socket errors alike)
-                    return self._failure(e), _one_line(f"{type(e).__name__}: {e}"), None
+                    return self._failure(e), one_line(f"{type(e).__name__}: {e}"), None
 
     @staticmethod
     def _failure(e: BaseException) -> str:
-        deadline = getattr(_job, "deadline", None)
+        deadline = getattr(job, "deadline", None)
         if deadline is not None and time.monotonic() >= deadline:
             return "timeout"
         chain: list[BaseException] = []
@@ -577,35 +334,11 @@ class Downloader(FetcherState):
             return "bad_url"
         return "connection_error"
 
-    def _process(self, status: str, detail: str, data: bytes | None) -> _Outcome:
+    def _process(self, status: str, detail: str, data: bytes | None) -> Outcome:
         if status != "ok":
-            return _Outcome(status, detail)
+            return Outcome(status, detail)
         cfg = self.config
-        raw_sha = hashlib.sha256(data).hexdigest()
-        try:
-            img = Image.open(io.BytesIO(data))
-        except Image.DecompressionBombError as e:
-            return _Outcome("decompression_bomb", _one_line(str(e)))
-        except (UnidentifiedImageError, OSError, ValueError, SyntaxError) as e:
-            return _Outcome("not_image", _one_line(f"{type(e).__name__}: {e}"))
-        with img:
-            width, height = img.size
-            if width * height > cfg.max_pixels:
-                return _Outcome("decompression_bomb", f"{width}x{height} pixels > max_pixels={cfg.max_pixels}")
-            if width < 1 or height < 1:
-                return _Outcome("corrupt", f"{width}x{height} image")
-            try:
-                if cfg.image_size and img.format == "JPEG":
-                    img.draft("RGB", (cfg.image_size, cfg.image_size))
-                img.load()
-                out = _resize(_to_rgb(img), cfg.image_size, cfg.resize_mode)
-            except (OSError, ValueError, SyntaxError, Image.DecompressionBombError) as e:
-                return _Outcome("corrupt", _one_line(f"{type(e).__name__}: {e}"))
-        buf = io.BytesIO()
-        out.save(buf, "JPEG", quality=cfg.jpeg_quality)
-        image = buf.getvalue()
-        return _Outcome("ok", f"original {width}x{height}", image, hashlib.sha256(image).hexdigest(), raw_sha,
-                        out.width, out.height)
+        return process_image(data, cfg.image_size, cfg.resize_mode, cfg.jpeg_quality, cfg.max_pixels)
 
     # --- a batch --------------------------------------------------------------------------------------------
     def fetch(self, results: list[SearchResult]) -> list[Fetched]:
@@ -646,7 +379,7 @@ class Downloader(FetcherState):
                 failpoint("record")
             snap.set_meta("download_status", dict(self._base_status + self.status))
 
-    def _run(self, urls: list[str]) -> dict[str, _Outcome]:
+    def _run(self, urls: list[str]) -> dict[str, Outcome]:
         """Download ``urls`` with at most ``threads`` in flight, ``per_host`` per host, hosts taken in turn."""
         cfg = self.config
         queues: dict[str, deque[str]] = {}
@@ -658,12 +391,10 @@ class Downloader(FetcherState):
             queues.setdefault(host, deque()).append(u)
         active: Counter = Counter()
         running: dict[Any, tuple[str, str]] = {}
-        results: dict[str, _Outcome] = {}
+        results: dict[str, Outcome] = {}
         hosts = deque(queues)
         bar = None
         if self.progress and urls:
-            from tqdm.auto import tqdm
-
             bar = tqdm(total=len(urls), desc="downloading", unit="img")
         try:
             while hosts or running:
@@ -711,29 +442,3 @@ def _opt_out(header: str) -> str:
     return ""
 
 
-def _to_rgb(img: Image.Image) -> Image.Image:
-    if img.mode == "RGB":
-        return img
-    if img.mode in ("RGBA", "LA", "PA") or (img.mode == "P" and "transparency" in img.info):
-        rgba = img.convert("RGBA")
-        base = Image.new("RGB", rgba.size, (255, 255, 255))
-        base.paste(rgba, mask=rgba.getchannel("A"))
-        return base
-    return img.convert("RGB")
-
-
-def _resize(img: Image.Image, size: int, mode: str) -> Image.Image:
-    if not size or img.size == (size, size):
-        return img
-    w, h = img.size
-    if mode == "stretch":
-        return img.resize((size, size), Image.BICUBIC, reducing_gap=2.0)
-    scale = size / min(w, h) if mode == "center_crop" else size / max(w, h)
-    nw, nh = max(1, round(w * scale)), max(1, round(h * scale))
-    img = img.resize((nw, nh), Image.BICUBIC, reducing_gap=2.0)
-    if mode == "center_crop":
-        left, top = (nw - size) // 2, (nh - size) // 2
-        return img.crop((left, top, left + size, top + size))
-    canvas = Image.new("RGB", (size, size))
-    canvas.paste(img, ((size - nw) // 2, (size - nh) // 2))
-    return canvas

@@ -14,12 +14,12 @@ from dataclasses import dataclass
 import requests
 
 from ie_env.types import SearchResult
-from ie_env.web.download import USER_AGENT, as_int, http_json
+from ie_env.web.http import HttpEngineConfig, as_int, engine_config, engine_json
 from ie_env.web.search.base import SearchError
 
 
 @dataclass
-class ClipRetrievalConfig:
+class ClipRetrievalConfig(HttpEngineConfig):
     """Where and how a clip-retrieval back-end is asked."""
 
     base_url: str = "http://127.0.0.1:1234"
@@ -46,18 +46,12 @@ class ClipRetrievalConfig:
     """Weight of that steering."""
     threads: int = 4
     """Queries of a batch sent at once."""
-    connect_timeout: float = 5.0
-    """Seconds to connect."""
     read_timeout: float = 60.0
     """Seconds to wait for bytes of an answer (large indices can take a while)."""
     deadline: float = 120.0
     """Total seconds for one request, retries included."""
-    retries: int = 2
-    """Extra attempts after a 429 or 5xx answer."""
     max_bytes: int = 50_000_000
     """Largest answer accepted."""
-    user_agent: str = USER_AGENT
-    """User-Agent header."""
 
 
 class ClipRetrievalEngine:
@@ -67,11 +61,7 @@ class ClipRetrievalEngine:
     name = "clip_retrieval"
 
     def __init__(self, **options):
-        try:
-            self.config = cfg = ClipRetrievalConfig(**options)
-        except TypeError as e:
-            raise SearchError(f"clip_retrieval: {e}: valid options are "
-                              f"{', '.join(ClipRetrievalConfig.__dataclass_fields__)}") from None
+        self.config = cfg = engine_config(ClipRetrievalConfig, "clip_retrieval", options)
         if cfg.n < 1 or cfg.threads < 1:
             raise SearchError(f"clip_retrieval: n={cfg.n}, threads={cfg.threads}: both must be at least 1")
         if cfg.modality not in ("image", "text"):
@@ -100,10 +90,9 @@ class ClipRetrievalEngine:
         n = n or cfg.n
         if not query.strip():
             raise SearchError("clip_retrieval: empty query: give a concept name such as 'tabby'")
-        answer = http_json(self._session(), "POST", cfg.base_url.rstrip("/") + "/knn-service",
-                           what="clip_retrieval", body=self.request_body(query, n),
-                           connect_timeout=cfg.connect_timeout, read_timeout=cfg.read_timeout,
-                           deadline=cfg.deadline, max_bytes=cfg.max_bytes, retries=cfg.retries)
+        answer = engine_json(self._session(), cfg, "POST", cfg.base_url.rstrip("/") + "/knn-service",
+                             what="clip_retrieval",
+                             body=self.request_body(query, n))
         if isinstance(answer, dict) and "error" in answer:
             raise SearchError(f"clip_retrieval: the back-end refused {query!r}: {answer['error']}")
         if not isinstance(answer, list):

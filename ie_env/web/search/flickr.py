@@ -12,7 +12,7 @@ from dataclasses import dataclass
 import requests
 
 from ie_env.types import SearchResult
-from ie_env.web.download import USER_AGENT, as_int, http_json
+from ie_env.web.http import HttpEngineConfig, as_int, engine_config, engine_json
 from ie_env.web.search.base import SearchError
 
 LICENSES = {0: "all-rights-reserved", 1: "by-nc-sa", 2: "by-nc", 3: "by-nc-nd", 4: "by", 5: "by-sa", 6: "by-nd",
@@ -23,7 +23,7 @@ OPEN_LICENSES = "1,2,3,4,5,6,7,8,9,10"
 
 
 @dataclass
-class FlickrConfig:
+class FlickrConfig(HttpEngineConfig):
     """Where and how Flickr is asked."""
 
     api_key: str = ""
@@ -46,18 +46,6 @@ class FlickrConfig:
     """1 photos only, 7 all."""
     size_extra: str = "url_m"
     """Which image size to return (``url_m`` ~500 px, ``url_q`` 150 px square, ``url_z`` 640 px...)."""
-    connect_timeout: float = 5.0
-    """Seconds to connect."""
-    read_timeout: float = 30.0
-    """Seconds to wait for bytes of an answer."""
-    deadline: float = 60.0
-    """Total seconds for one request, retries included."""
-    retries: int = 2
-    """Extra attempts after a 429 or 5xx answer."""
-    max_bytes: int = 20_000_000
-    """Largest answer accepted."""
-    user_agent: str = USER_AGENT
-    """User-Agent header."""
 
 
 class FlickrEngine:
@@ -66,10 +54,7 @@ class FlickrEngine:
     name = "flickr"
 
     def __init__(self, **options):
-        try:
-            self.config = cfg = FlickrConfig(**options)
-        except TypeError as e:
-            raise SearchError(f"flickr: {e}: valid options are {', '.join(FlickrConfig.__dataclass_fields__)}") from None
+        self.config = cfg = engine_config(FlickrConfig, "flickr", options)
         cfg.api_key = cfg.api_key or os.environ.get("FLICKR_API_KEY", "")
         if not cfg.api_key:
             raise SearchError("flickr: no API key: export FLICKR_API_KEY=... (get one at "
@@ -102,9 +87,8 @@ class FlickrEngine:
         results: list[SearchResult] = []
         seen: set[str] = set()
         for page in range(1, cfg.max_pages + 1):
-            answer = http_json(self._session, "GET", cfg.base_url, what="flickr", params=self.params(query, page, per_page),
-                               connect_timeout=cfg.connect_timeout, read_timeout=cfg.read_timeout,
-                               deadline=cfg.deadline, max_bytes=cfg.max_bytes, retries=cfg.retries)
+            answer = engine_json(self._session, cfg, "GET", cfg.base_url, what="flickr",
+                                 params=self.params(query, page, per_page))
             photos, pages = self._photos(answer)
             for photo in photos:
                 r = self._result(photo, len(results))

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 import requests
 
 from ie_env.types import SearchResult
-from ie_env.web.download import USER_AGENT, as_int, http_json
+from ie_env.web.http import HttpEngineConfig, as_int, engine_config, engine_json
 from ie_env.web.search.base import SearchError
 
 ANONYMOUS_PAGE_SIZE = 20
@@ -23,7 +23,7 @@ MAX_PAGES = 20
 
 
 @dataclass
-class OpenverseConfig:
+class OpenverseConfig(HttpEngineConfig):
     """Where and how Openverse is asked."""
 
     base_url: str = "https://api.openverse.org"
@@ -52,20 +52,8 @@ class OpenverseConfig:
     """OAuth client id (default: ``OPENVERSE_CLIENT_ID`` from the environment); empty for anonymous use."""
     client_secret: str = ""
     """OAuth client secret (default: ``OPENVERSE_CLIENT_SECRET``)."""
-    connect_timeout: float = 5.0
-    """Seconds to connect."""
-    read_timeout: float = 30.0
-    """Seconds to wait for bytes of an answer."""
-    deadline: float = 60.0
-    """Total seconds for one request, retries included."""
-    retries: int = 2
-    """Extra attempts after a 429 or 5xx answer (Retry-After honoured)."""
-    max_bytes: int = 20_000_000
-    """Largest answer accepted."""
     min_interval: float = 0.0
     """Seconds to wait between two requests (politeness towards the public API)."""
-    user_agent: str = USER_AGENT
-    """User-Agent header."""
 
 
 class OpenverseEngine:
@@ -74,10 +62,7 @@ class OpenverseEngine:
     name = "openverse"
 
     def __init__(self, **options):
-        try:
-            self.config = cfg = OpenverseConfig(**options)
-        except TypeError as e:
-            raise SearchError(f"openverse: {e}: valid options are {', '.join(OpenverseConfig.__dataclass_fields__)}") from None
+        self.config = cfg = engine_config(OpenverseConfig, "openverse", options)
         cfg.client_id = cfg.client_id or os.environ.get("OPENVERSE_CLIENT_ID", "")
         cfg.client_secret = cfg.client_secret or os.environ.get("OPENVERSE_CLIENT_SECRET", "")
         if cfg.n < 1:
@@ -99,9 +84,7 @@ class OpenverseEngine:
             if wait > 0:
                 time.sleep(wait)
             self._last = time.monotonic()
-        return http_json(self._session, method, cfg.base_url.rstrip("/") + path, what="openverse",
-                         connect_timeout=cfg.connect_timeout, read_timeout=cfg.read_timeout, deadline=cfg.deadline,
-                         max_bytes=cfg.max_bytes, retries=cfg.retries, **kwargs)
+        return engine_json(self._session, cfg, method, cfg.base_url.rstrip("/") + path, what="openverse", **kwargs)
 
     def _auth(self) -> dict:
         cfg = self.config

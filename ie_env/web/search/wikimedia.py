@@ -16,14 +16,14 @@ from dataclasses import dataclass
 import requests
 
 from ie_env.types import SearchResult
-from ie_env.web.download import USER_AGENT, as_int, http_json
+from ie_env.web.http import USER_AGENT, HttpEngineConfig, as_int, engine_config, engine_json
 from ie_env.web.search.base import SearchError
 
 BITMAPS = "image/jpeg,image/png,image/gif,image/webp"
 
 
 @dataclass
-class WikimediaConfig:
+class WikimediaConfig(HttpEngineConfig):
     """Where and how Wikimedia Commons is asked."""
 
     base_url: str = "https://commons.wikimedia.org/w/api.php"
@@ -38,16 +38,6 @@ class WikimediaConfig:
     """Width of the thumbnail URL returned (0: the original file's URL)."""
     mimes: str = BITMAPS
     """Comma-separated MIME types kept (SVG, TIFF, PDF, video and audio files are dropped by default)."""
-    connect_timeout: float = 5.0
-    """Seconds to connect."""
-    read_timeout: float = 30.0
-    """Seconds to wait for bytes of an answer."""
-    deadline: float = 60.0
-    """Total seconds for one request, retries included."""
-    retries: int = 2
-    """Extra attempts after a 429 or 5xx answer."""
-    max_bytes: int = 20_000_000
-    """Largest answer accepted."""
     user_agent: str = ""
     """User-Agent with contact details (default: ``IE_USER_AGENT`` from the environment, else the project's)."""
 
@@ -58,10 +48,7 @@ class WikimediaEngine:
     name = "wikimedia"
 
     def __init__(self, **options):
-        try:
-            self.config = cfg = WikimediaConfig(**options)
-        except TypeError as e:
-            raise SearchError(f"wikimedia: {e}: valid options are {', '.join(WikimediaConfig.__dataclass_fields__)}") from None
+        self.config = cfg = engine_config(WikimediaConfig, "wikimedia", options)
         if cfg.n < 1 or not 1 <= cfg.batch <= 500 or cfg.max_pages < 1 or cfg.thumb_width < 0:
             raise SearchError(f"wikimedia: n={cfg.n}, batch={cfg.batch}, max_pages={cfg.max_pages}, "
                               f"thumb_width={cfg.thumb_width}: need n >= 1, batch 1..500, max_pages >= 1, "
@@ -90,9 +77,7 @@ class WikimediaEngine:
         results: list[SearchResult] = []
         seen: set[str] = set()
         for _ in range(cfg.max_pages):
-            answer = http_json(self._session, "GET", cfg.base_url, what="wikimedia", params=params,
-                               connect_timeout=cfg.connect_timeout, read_timeout=cfg.read_timeout,
-                               deadline=cfg.deadline, max_bytes=cfg.max_bytes, retries=cfg.retries)
+            answer = engine_json(self._session, cfg, "GET", cfg.base_url, what="wikimedia", params=params)
             pages, more = _pages(answer)
             for page in pages:
                 r = self._result(page, len(results))
