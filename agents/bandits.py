@@ -10,103 +10,32 @@
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import numpy as np
 
-from agents.base import (
-    SIGNALS,
-    Agent,
-    AgentContext,
-    Query,
-    build_config,
-    learning_signal,
-)
-from agents.gp_posterior import GPConfig, GPPosterior
+from agents.base import Query
+from agents.gp_base import GPDrivenAgent, GPDrivenConfig
 
 
 @dataclass
-class BanditConfig:
+class BanditConfig(GPDrivenConfig):
     """Options of :class:`GPUCBAgent` and :class:`GPThompsonAgent` (GP hyper-parameters may be given flat)."""
 
-    refit_every: int = 32
-    """Observations between posterior updates: the env's queries_per_iteration."""
     beta: float = 2.0
     """UCB exploration weight: score = mean + beta * std (GP-UCB; also ranks the Thompson pool)."""
     pool: int = 0
     """GP-Thompson only: sample among the `pool` best concepts by mean + beta * std (0: all candidates)."""
-    descriptor_source: str | None = None
-    """Descriptors to vary queries with: "visual", "wordnet", "wordnet-attribute", "context" or None."""
-    p_descriptor: float = 0.5
-    """Probability that a query gets a random descriptor (when descriptor_source is set)."""
-    signal: str = "new_mean"
-    """What the posterior learns from: "reward", "new_reward" or "new_mean" (see agents.base.learning_signal)."""
-    gp: GPConfig = field(default_factory=GPConfig)
-    """The posterior's hyper-parameters and approximation settings."""
-
-    def __post_init__(self):
-        if self.signal not in SIGNALS:
-            raise ValueError(f"signal={self.signal!r}: use one of {', '.join(SIGNALS)}")
-        if int(self.refit_every) < 1:
-            raise ValueError(f"refit_every must be >= 1 (got {self.refit_every}); use the env's queries_per_iteration")
 
 
-class _GPBandit(Agent):
-    def __init__(self, context: AgentContext, **options):
-        super().__init__(context)
-        self.config = build_config(BanditConfig, options, nested={"gp": GPConfig})
-        self._setup_descriptors(self.config.descriptor_source)
-        self._embeddings = np.asarray(context.concept_embeddings, np.float32)
-        self.reset(0)
-
-    def reset(self, seed: int) -> None:
-        super().reset(seed)
-        self.posterior = GPPosterior(self._embeddings, GPConfig(**vars(self.config.gp)))
-        self.pending = 0
-        self.used: list[int] = []
-        self.iteration = 0
-        self._after_refit()
-
-    def observe(self, query: Query, reward: float, info: dict | None = None) -> None:
-        c = int(query.concept)
-        if not 0 <= c < self.n_concepts:
-            raise ValueError(f"concept {c} is outside the vocabulary (0..{self.n_concepts - 1})")
-        self.posterior.add([c], [learning_signal(reward, info, self.config.signal)])
-        self.pending += 1
-        if self.pending >= self.config.refit_every:
-            self.posterior.update()
-            self.pending = 0
-            self.used = []
-            self.iteration += 1
-            self._after_refit()
-
-    def _after_refit(self) -> None:
-        pass
-
-    def state_dict(self) -> dict:
-        d = super().state_dict()
-        d.update({"posterior": self.posterior.state_dict(), "pending": self.pending, "used": list(self.used),
-                  "iteration": self.iteration})
-        return d
-
-    def load_state_dict(self, d: dict) -> None:
-        super().load_state_dict(d)
-        self.posterior = GPPosterior(self._embeddings, GPConfig(**vars(self.config.gp)))
-        self.posterior.load_state_dict(d["posterior"])
-        self.pending = int(d["pending"])
-        self.used = [int(x) for x in d["used"]]
-        self.iteration = int(d["iteration"])
-        if isinstance(self, GPThompsonAgent):
-            self._after_refit()  # the pool is a function of the posterior (no randomness)
-
-
-class GPUCBAgent(_GPBandit):
+class GPUCBAgent(GPDrivenAgent):
     """GP-UCB: the highest ``mean + beta * std`` concepts, in order, without repeats within an iteration.
     Before any observation all scores tie and it starts from a seeded random permutation."""
 
     name = "gp_ucb"
+    config_class = BanditConfig
 
-    def _after_refit(self) -> None:
+    def after_refit(self) -> None:
         post = self.posterior
         score = post.mean.astype(np.float64) + self.config.beta * post.std.astype(np.float64)
         # ties (e.g. before any data) broken by a seeded random permutation, not by vocabulary order
@@ -139,12 +68,13 @@ class GPUCBAgent(_GPBandit):
         self._cursor = int(d["cursor"])
 
 
-class GPThompsonAgent(_GPBandit):
+class GPThompsonAgent(GPDrivenAgent):
     """GP-Thompson sampling with independent marginals (see the module docstring)."""
 
     name = "gp_thompson"
+    config_class = BanditConfig
 
-    def _after_refit(self) -> None:
+    def after_refit(self) -> None:
         post = self.posterior
         if self.config.pool and self.config.pool < self.n_concepts:
             score = post.mean.astype(np.float64) + self.config.beta * post.std.astype(np.float64)
@@ -163,3 +93,7 @@ class GPThompsonAgent(_GPBandit):
         c = int(pool[int(np.argmax(draw))])
         self.used.append(c)
         return self.make_query(c, self.config.p_descriptor)
+
+    def load_state_dict(self, d: dict) -> None:
+        super().load_state_dict(d)
+        self.after_refit()  # the pool is a function of the posterior (no randomness)

@@ -13,28 +13,19 @@ reward counts for its concept.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import numpy as np
 
-from agents.base import (
-    SIGNALS,
-    Agent,
-    AgentContext,
-    Query,
-    build_config,
-    learning_signal,
-)
-from agents.gp_posterior import GPConfig, GPPosterior
+from agents.base import AgentContext, Query
+from agents.gp_base import GPDrivenAgent, GPDrivenConfig
 from ie_env.data.text_embedding import TextEmbedder
 
 
 @dataclass
-class GPAgentConfig:
+class GPAgentConfig(GPDrivenConfig):
     """Options of :class:`GPAgent` (GP hyper-parameters may also be given flat, e.g. lengthscale=0.5)."""
 
-    refit_every: int = 32
-    """Observations between posterior updates: the env's queries_per_iteration."""
     tier_sizes: tuple = (250, 750)
     """Sizes of the first two tiers (the rest is the third); scaled down when they exceed half the candidates."""
     tier_masses: tuple = (0.8, 0.1, 0.1)
@@ -49,20 +40,9 @@ class GPAgentConfig:
     """Candidates kept in label-set mode."""
     p_class_name: float = 0.5
     """Share of label-set queries that are a class name."""
-    descriptor_source: str | None = None
-    """Descriptors to vary queries with: "visual", "wordnet", "wordnet-attribute", "context" or None."""
-    p_descriptor: float = 0.5
-    """Probability that a query gets a random descriptor (when descriptor_source is set)."""
-    signal: str = "new_mean"
-    """What the posterior learns from: "reward", "new_reward" or "new_mean" (see agents.base.learning_signal)."""
-    gp: GPConfig = field(default_factory=GPConfig)
-    """The posterior's hyper-parameters and approximation settings."""
 
     def __post_init__(self):
-        if self.signal not in SIGNALS:
-            raise ValueError(f"signal={self.signal!r}: use one of {', '.join(SIGNALS)}")
-        if int(self.refit_every) < 1:
-            raise ValueError(f"refit_every must be >= 1 (got {self.refit_every}); use the env's queries_per_iteration")
+        super().__post_init__()
         if len(self.tier_sizes) != 2 or min(self.tier_sizes) < 1:
             raise ValueError(f"tier_sizes must be two positive sizes like (250, 750), got {self.tier_sizes}")
         if len(self.tier_masses) != 3 or min(self.tier_masses) < 0 or not np.isclose(sum(self.tier_masses), 1.0):
@@ -128,39 +108,29 @@ def sample_index(rng: np.random.Generator, p: np.ndarray, exclude: list[int] | N
     return min(i, len(p) - 1)
 
 
-class GPAgent(Agent):
+class GPAgent(GPDrivenAgent):
     """The paper's query agent (GP posterior + tiered Boltzmann sampling); see the module docstring."""
 
     name = "gp"
+    config_class = GPAgentConfig
 
-    def __init__(self, context: AgentContext, **options):
-        super().__init__(context)
-        self.config = build_config(GPAgentConfig, options, nested={"gp": GPConfig})
-        self._setup_descriptors(self.config.descriptor_source)
+    def choose_candidates(self, context: AgentContext) -> np.ndarray:
         self.class_concepts: list[int] = []
-        if self.config.label_set:
-            self.candidates, self.class_concepts = label_set_candidates(context, self.config.label_set_size)
-        else:
-            self.candidates = np.arange(self.n_concepts)
-        self.position = np.full(self.n_concepts, -1, np.int64)  # vocab concept -> candidate position
-        self.position[self.candidates] = np.arange(len(self.candidates))
-        self._embeddings = np.asarray(context.concept_embeddings, np.float32)[self.candidates]
-        self.reset(0)
-
-    # --- the loop -----------------------------------------------------------------------------------
-    def reset(self, seed: int) -> None:
-        super().reset(seed)
-        self.posterior = GPPosterior(self._embeddings, GPConfig(**vars(self.config.gp)))
-        self.pending = 0
-        self.used: list[int] = []
-        self.probabilities = np.full(len(self.candidates), 1.0 / len(self.candidates))
-        self.iteration = 0
+        if not self.config.label_set:
+            return np.arange(self.n_concepts)
+        candidates, self.class_concepts = label_set_candidates(context, self.config.label_set_size)
+        return candidates
 
     def scores(self) -> np.ndarray:
         """mean + std for unseen candidates, mean for observed ones (candidate order)."""
         post = self.posterior
         seen = post.slot_of >= 0
         return np.where(seen, post.mean, post.mean + post.std).astype(np.float64)
+
+    def after_refit(self) -> None:
+        cfg = self.config
+        self.probabilities = tiered_probabilities(self.scores(), cfg.tier_sizes, cfg.tier_masses,
+                                                  cfg.temperature_ratio)
 
     def act(self) -> Query:
         self.steps += 1
@@ -180,44 +150,12 @@ class GPAgent(Agent):
         self.used.append(i)
         return self.make_query(int(self.candidates[i]), self.config.p_descriptor)
 
-    def observe(self, query: Query, reward: float, info: dict | None = None) -> None:
-        pos = int(self.position[int(query.concept)])
-        if pos < 0:
-            raise ValueError(f"concept {query.concept} is not among this agent's candidates: "
-                             "observe the queries the agent returned from act()")
-        self.posterior.add([pos], [learning_signal(reward, info, self.config.signal)])
-        self.pending += 1
-        if self.pending >= self.config.refit_every:
-            self.refit()
-
-    def refit(self) -> None:
-        """Update the posterior with the pending observations and recompute the sampling probabilities."""
-        self.posterior.update()
-        cfg = self.config
-        self.probabilities = tiered_probabilities(self.scores(), cfg.tier_sizes, cfg.tier_masses,
-                                                  cfg.temperature_ratio)
-        self.pending = 0
-        self.used = []
-        self.iteration += 1
-
-    # --- checkpoints --------------------------------------------------------------------------------
     def state_dict(self) -> dict:
-        d = super().state_dict()
-        d.update({"posterior": self.posterior.state_dict(), "pending": self.pending, "used": list(self.used),
-                  "probabilities": self.probabilities.copy(), "iteration": self.iteration,
-                  "candidates": self.candidates.copy()})
-        return d
+        return super().state_dict() | {"probabilities": self.probabilities.copy()}
 
     def load_state_dict(self, d: dict) -> None:
         super().load_state_dict(d)
-        if not np.array_equal(np.asarray(d["candidates"]), self.candidates):
-            raise ValueError("checkpoint was made with other candidates (vocabulary or label-set options differ)")
-        self.posterior = GPPosterior(self._embeddings, GPConfig(**vars(self.config.gp)))
-        self.posterior.load_state_dict(d["posterior"])
-        self.pending = int(d["pending"])
-        self.used = [int(x) for x in d["used"]]
         self.probabilities = np.asarray(d["probabilities"], np.float64).copy()
-        self.iteration = int(d["iteration"])
 
 
 def label_set_candidates(context: AgentContext, size: int) -> tuple[np.ndarray, list[int]]:
