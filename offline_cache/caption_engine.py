@@ -1,10 +1,14 @@
 """The offline text-to-image engine of a world (tinyweb): MiniLM query embedding + faiss over captions.
 
-Works like the paper's LAION engine, with text captions in place of CLIP image embeddings: the query is
-embedded, the nearest distinct captions are found with an exact inner-product index, and their images are
-returned in caption order until ``n`` results are collected. Images sharing one caption come in a fixed order
-(by the sha256 of their bytes), and captions with equal similarity by caption id, so the same query always
-gets the same answer. A query for a concept the world lacks returns its nearest neighbours.
+Works like the paper's LAION engine, with text captions in place of CLIP embeddings: the query is embedded and
+answered by the images of its ``n`` nearest captions, one image each (every image of tinyweb 2 has its own
+alt text; the rare images sharing a caption are separate entries). The index is exact inner product; equal
+similarities (rounded to 1e-5) are broken by the image's position in the catalogue, so the same query always
+gets the same answer and repeating it finds nothing new. A query for a concept the world lacks returns its
+nearest neighbours.
+
+Worlds of version 1 (``tinyweb-v1``: many images per template caption) keep their engine: the nearest distinct
+captions, each expanded into all its images (by sha256) until ``n`` are collected, so earlier figures reproduce.
 """
 from __future__ import annotations
 
@@ -26,29 +30,48 @@ class CaptionIndexEngine:
 
     Args:
         world: a world name (``tinyweb``), folder, or an opened :class:`offline_cache.tinyweb.World`.
-        n: default number of results per query (the paper's engine returns 100).
+        n: default number of results per query (20: an anonymous Openverse page; the paper's engine returned 100).
         cache_size: answers kept in memory (a repeated query costs nothing).
     """
 
-    def __init__(self, world="tinyweb", n: int = 100, cache_size: int = 100_000):
+    def __init__(self, world="tinyweb", n: int = 20, cache_size: int = 100_000):
         if n < 1:
             raise SearchError(f"n={n}: an engine must return at least one result per query")
         self.world = world if isinstance(world, World) else open_world(str(world))
         self.name = self.world.name
         self.n = n
+        self.per_image = int((self.world.snapshot.get_meta("build") or {}).get("version", 1)) >= 2
         self._embed = TextEmbedder()
-        self._index = faiss.IndexFlatIP(self.world.caption_embeddings.shape[1])
-        self._index.add(np.ascontiguousarray(self.world.caption_embeddings, dtype=np.float32))
-        order = np.lexsort((np.asarray(self.world.sha256), self.world.caption_ids))
-        counts = np.bincount(self.world.caption_ids, minlength=len(self.world.caption_texts))
-        self._groups = np.split(order, np.cumsum(counts)[:-1])  # image positions per caption, fixed order
-        self._cache: OrderedDict[tuple[str, int], list[SearchResult]] = OrderedDict()
+        emb = np.ascontiguousarray(self.world.caption_embeddings, dtype=np.float32)
+        if self.per_image:
+            emb = np.ascontiguousarray(emb[self.world.caption_ids])  # one entry per image
+        self._index = faiss.IndexFlatIP(emb.shape[1])
+        self._index.add(emb)
+        if not self.per_image:
+            order = np.lexsort((np.asarray(self.world.sha256), self.world.caption_ids))
+            counts = np.bincount(self.world.caption_ids, minlength=len(self.world.caption_texts))
+            self._groups = np.split(order, np.cumsum(counts)[:-1])  # image positions per caption, fixed order
+        self._cache: OrderedDict[tuple[str, int], np.ndarray] = OrderedDict()
         self._cache_size = cache_size
 
     def search(self, query: str, n: int | None = None) -> list[SearchResult]:
         return self.search_batch([query], n)[0]
 
     def search_batch(self, queries: list[str], n: int | None = None) -> list[list[SearchResult]]:
+        n = n or self.n
+        out = []
+        for q, (ids, sims) in zip(queries, self.search_ids_batch(queries, n)):
+            rows = self.world.rows
+            out.append([replace(rows[i], rank=r, meta={"wnid": rows[i].meta.get("wnid", ""), "similarity": float(s)})
+                        for r, (i, s) in enumerate(zip(ids.tolist(), sims.tolist()))])
+        return out
+
+    def search_ids(self, query: str, n: int | None = None) -> np.ndarray:
+        """The catalogue positions of the answer's images, best first (the fast path of :meth:`search`)."""
+        return self.search_ids_batch([query], n)[0][0]
+
+    def search_ids_batch(self, queries: list[str], n: int | None = None) -> list[tuple[np.ndarray, np.ndarray]]:
+        """``(positions, similarities)`` of each query's answer; answers are cached by (query, n)."""
         n = n or self.n
         todo = sorted({q for q in queries if (q, n) not in self._cache})
         if todo:
@@ -58,39 +81,50 @@ class CaptionIndexEngine:
                     self._cache.popitem(last=False)
         return [self._cache[(q, n)] for q in queries]
 
-    def _rank(self, queries: list[str], n: int) -> list[list[SearchResult]]:
+    def _rank(self, queries: list[str], n: int) -> list[tuple[np.ndarray, np.ndarray]]:
         for q in queries:
             if not q.strip():
                 raise SearchError("empty query: give a concept name such as 'tabby'")
         emb = self._embed(queries)
+        if self.per_image:
+            k = min(self._index.ntotal, n + 32)  # a margin, so ties at the cut are ordered by position
+            sims, ids = self._index.search(emb, k)
+            out = []
+            for s, i in zip(sims, ids):
+                keep = i >= 0
+                s, i = np.round(s[keep], 5), i[keep]
+                order = np.lexsort((i, -s))[:n]
+                out.append((i[order].astype(np.int64), s[order]))
+            return out
+        return self._rank_groups(queries, emb, n)
+
+    def _rank_groups(self, queries: list[str], emb: np.ndarray, n: int) -> list[tuple[np.ndarray, np.ndarray]]:
+        """Version 1: nearest distinct captions, each expanded into its images (widening k until n are found)."""
         n_caps = self._index.ntotal
         k = min(n_caps, 64)
-        out = []
+        out = {}
         while queries:
             sims, ids = self._index.search(emb, k)
             again = []
             for qi, q in enumerate(queries):
-                res = self._expand(q, sims[qi], ids[qi], n)
+                res = self._expand(sims[qi], ids[qi], n)
                 if res is None and k < n_caps:
                     again.append(qi)
                 else:
-                    out.append((q, res if res is not None else self._expand(q, sims[qi], ids[qi], n, partial=True)))
+                    out[q] = res if res is not None else self._expand(sims[qi], ids[qi], n, partial=True)
             queries = [queries[i] for i in again]
             emb = emb[again]
             k = min(n_caps, k * 4)
-        order = {q: r for q, r in out}
-        return [order[q] for q in sorted(order)]
+        return [out[q] for q in sorted(out)]
 
-    def _expand(self, query, sims, ids, n, partial=False):
+    def _expand(self, sims, ids, n, partial=False):
         keep = ids >= 0
         sims, ids = np.round(sims[keep], 4), ids[keep]
-        ranked = sorted(zip(-sims, ids))  # similarity first, caption id breaks ties
-        results: list[SearchResult] = []
-        for neg_sim, cid in ranked:
-            for pos in self._groups[cid]:
-                row = self.world.rows[pos]
-                results.append(replace(row, rank=len(results), meta={"wnid": row.meta.get("wnid", ""),
-                                                                     "similarity": float(-neg_sim)}))
-                if len(results) == n:
-                    return results
-        return results if partial else None
+        pos, sim = [], []
+        for neg_sim, cid in sorted(zip(-sims, ids)):  # similarity first, caption id breaks ties
+            for p in self._groups[cid]:
+                pos.append(p)
+                sim.append(-neg_sim)
+                if len(pos) == n:
+                    return np.asarray(pos, np.int64), np.asarray(sim, np.float32)
+        return (np.asarray(pos, np.int64), np.asarray(sim, np.float32)) if partial else None

@@ -1,16 +1,23 @@
 """The default offline world, "tinyweb": the 100,000 Tiny ImageNet train photos (200 WordNet classes) as a web.
 
-Each image gets a caption derived from its synset, worded differently from image to image (the synset's
-synonyms, its hypernym, a dozen templates). Like real alt text it is imperfect: a share ``noise`` of the images
-(default 10%) carry the caption of another Tiny ImageNet class, of a random WordNet noun, or a generic one
-("IMG_4821.JPG"). The world is a snapshot (see :mod:`offline_cache.snapshot`) whose ``images`` table is the
-catalogue, plus ``captions.json`` / ``captions.npy``: the distinct captions and their MiniLM embeddings, which
+Version 2 (the default, ``tinyweb``) gives every image its own alt text, as in LAION, which the paper's engine
+searched caption by caption (:mod:`offline_cache.alt_text`): the object's name as people write it (a synonym,
+sometimes the hypernym, a plural or a longer phrase), words read off the image's own pixels at build time
+(dominant colours, dark or bright, black and white, busy or plain background), and words that have nothing to
+do with the pixels (owners, places, dates, photo jargon, file names). Like real alt text it is imperfect: a
+share ``noise`` (default 10%) of the images are captioned as another Tiny ImageNet class (5%), a random WordNet
+noun (3%), or generically ("IMG_4821.JPG ...", 2%). Version 1 (``tinyweb-v1``, kept to reproduce earlier
+figures) draws each caption from 13 templates over the class's synonyms, so 100,000 images share ~8,900
+captions.
+
+The world is a snapshot (see :mod:`offline_cache.snapshot`) whose ``images`` table is the catalogue, plus
+``captions.json`` / ``captions.npy``: the distinct captions and their MiniLM embeddings, which
 :class:`offline_cache.caption_engine.CaptionIndexEngine` searches like the paper's LAION engine.
 
-The build is deterministic (captions are drawn from a generator seeded by ``seed`` and the image key), verifies
-the shards against SHA256SUMS, and is atomic: it writes into a temporary folder that is renamed when complete.
-It reads either the shards of ../shared/data or the canonical ``tiny-imagenet-200`` folder of the CS231N zip
-(``train/<wnid>/images/<wnid>_<i>.JPEG``).
+The build is deterministic (every draw comes from a generator seeded by ``seed`` and the image key; pixel
+words from the pixels), verifies the shards against SHA256SUMS, and is atomic: it writes into a temporary
+folder that is renamed when complete. It reads either the shards of ../shared/data or the canonical
+``tiny-imagenet-200`` folder of the CS231N zip (``train/<wnid>/images/<wnid>_<i>.JPEG``).
 """
 from __future__ import annotations
 
@@ -29,11 +36,13 @@ from PIL import Image
 from tqdm.auto import tqdm
 
 from ie_env.atomic import atomic_write_json
+from ie_env.data.images import decode_many
 from ie_env.data.shards import iter_shards, shard_files
 from ie_env.data.text_embedding import MODEL_NAME, TextEmbedder
 from ie_env.data.vocabulary import load_vocabulary
 from ie_env.paths import DataMissingError
 from ie_env.types import SearchResult
+from offline_cache.alt_text import AltTextConfig, alt_text, caption_kind, pixel_word_list, pixel_words_batch
 from offline_cache.snapshot import Snapshot
 from offline_cache.world import World, world_dir
 
@@ -61,10 +70,24 @@ class TinywebConfig:
     """Keep only the first ``per_class`` images of each class (0 = all 500); for tiny test worlds."""
     classes: int = 0
     """Keep only the first ``classes`` classes by wnid (0 = all 200); for tiny test worlds."""
+    version: int = 2
+    """2: every image its own alt text (the default world); 1: template captions shared by many images."""
 
     def __post_init__(self):
         if not 0 <= self.noise <= 1:
             raise ValueError(f"noise={self.noise} must lie in [0, 1]: it is the share of images with a wrong caption")
+        if self.version not in (1, 2):
+            raise ValueError(f"version={self.version}: tinyweb is built as version 2 (alt text) or 1 (templates)")
+
+    @property
+    def alt_text(self) -> AltTextConfig:
+        """The alt-text draws of version 2, with ``noise`` split as 5 : 3 : 2 (another class, a noun, generic)."""
+        return AltTextConfig(seed=self.seed, other_class=self.noise * 0.5, other_noun=self.noise * 0.3,
+                             generic=self.noise * 0.2)
+
+
+VERSIONS = {"tinyweb": 2, "tinyweb-v1": 1}
+"""World names the builder knows, and the version each is built as."""
 
 
 def _canonical(root: Path) -> Iterator[tuple[str, bytes, str]]:
@@ -120,9 +143,34 @@ def caption_for(key: str, wnid: str, cfg: TinywebConfig, vocab, class_wnids: lis
     return re.sub(r"\b([Aa]) (?=[aeiouAEIOU])", r"\1n ", caption), kind
 
 
+def alt_captions(rows: list[tuple[str, bytes, str]], cfg: TinywebConfig, vocab,
+                 class_wnids: list[str]) -> list[tuple[str, str, list[str]]]:
+    """Version 2: every image's own alt text, its kind and its pixel words (draws seeded by the image key)."""
+    acfg = cfg.alt_text
+    out = []
+    for start in tqdm(range(0, len(rows), 4096), desc="alt text", unit="batch"):
+        chunk = rows[start:start + 4096]
+        words = pixel_words_batch(decode_many([jpg for _, jpg, _ in chunk], 64))
+        for (key, _, wnid), w in zip(chunk, words):
+            kind = caption_kind(key, acfg)
+            rng = random.Random(f"{cfg.seed}:{key}:about")
+            about = wnid
+            if kind == "other_class" and len(class_wnids) > 1:
+                about = rng.choice([c for c in class_wnids if c != wnid])
+            elif kind in ("other_noun", "other_class"):
+                kind, about = "other_noun", vocab.wnids[rng.randrange(len(vocab))]
+            names = [n.replace("_", " ") for n in vocab.synset_lemmas(about)]
+            parents = vocab.parents(about)
+            hypernym = vocab.synset_lemmas(parents[0])[0].replace("_", " ") if parents else ""
+            out.append((alt_text(key, names, hypernym, w, acfg, generic=kind == "generic"), kind,
+                        pixel_word_list(w)))
+    return out
+
+
 def build_tinyweb(cfg: TinywebConfig | None = None, name: str = "tinyweb", force: bool = False) -> Path:
-    """Build the world into ``<cache>/worlds/<name>`` (skipped when it exists, unless ``force``)."""
-    cfg = cfg or TinywebConfig()
+    """Build the world into ``<cache>/worlds/<name>`` (skipped when it exists, unless ``force``); the version is
+    ``cfg.version``, or the one :data:`VERSIONS` gives the name when no ``cfg`` is passed."""
+    cfg = cfg or TinywebConfig(version=VERSIONS.get(name, 2))
     final = world_dir(name)
     name = final.name
     if (final / "captions.npy").exists() and not force:
@@ -135,6 +183,8 @@ def build_tinyweb(cfg: TinywebConfig | None = None, name: str = "tinyweb", force
     if not rows:
         raise DataMissingError("the tinyweb source holds no images")
     class_wnids = sorted({r[2] for r in rows})
+    drawn = (alt_captions(rows, cfg, vocab, class_wnids) if cfg.version == 2 else
+             [(*caption_for(key, wnid, cfg, vocab, class_wnids), []) for key, _, wnid in rows])
     snap = Snapshot(tmp, create=True)
     snap.set_meta("world", name)
     snap.set_meta("build", {**asdict(cfg), "model": MODEL_NAME})
@@ -142,15 +192,14 @@ def build_tinyweb(cfg: TinywebConfig | None = None, name: str = "tinyweb", force
     kinds: dict[str, int] = {}
     batch: list[SearchResult] = []
     with snap.transaction():
-        for key, jpg, wnid in tqdm(rows, desc=f"building {name}", unit="img"):
+        for (key, jpg, wnid), (caption, kind, words) in zip(tqdm(rows, desc=f"storing {name}", unit="img"), drawn):
             with Image.open(io.BytesIO(jpg)) as img:
                 width, height = img.size
             sha = snap.put_blob(jpg, "image/jpeg", width, height)
-            caption, kind = caption_for(key, wnid, cfg, vocab, class_wnids)
             captions.setdefault(caption, len(captions))
             kinds[kind] = kinds.get(kind, 0) + 1
             batch.append(SearchResult(0, key, f"snapshot://{sha}", caption, name, LICENSE, sha, width, height,
-                                      {"wnid": wnid, "caption_kind": kind}))
+                                      {"wnid": wnid, "caption_kind": kind} | ({"pixel_words": words} if words else {})))
         snap.put_images(batch)
     texts = list(captions)
     emb = TextEmbedder(progress=True)(texts)
@@ -173,7 +222,7 @@ def open_world(name: str = "tinyweb", build: bool = True) -> World:
     """Open a world by name (or folder path); the default world is built first when missing."""
     path = world_dir(name)
     if path not in _OPEN:
-        if not (path / "captions.npy").exists() and build and name == "tinyweb":
-            build_tinyweb()
+        if not (path / "captions.npy").exists() and build and name in VERSIONS:
+            build_tinyweb(name=name)
         _OPEN[path] = World(path)
     return _OPEN[path]

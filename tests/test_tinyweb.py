@@ -67,3 +67,46 @@ def test_cli_search_json(tiny_world, capsys):
     items = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
     assert len(items) == 7 and {"rank", "key", "caption", "wnid"} <= set(items[0])
     assert items[0]["wnid"] == "n04285008"
+
+
+def test_version_2_gives_every_image_its_own_alt_text(tiny_world):
+    assert tiny_world.snapshot.get_meta("build")["version"] == 2
+    assert len(set(tiny_world.captions)) >= 0.95 * len(tiny_world)
+    kinds = Counter(r.meta["caption_kind"] for r in tiny_world.rows)
+    assert kinds["true"] >= 0.8 * len(tiny_world)
+    names = {"n02123045": ("tabby", "tabbies", "cat"), "n04285008": ("sports car", "car")}
+    for r in tiny_world.rows:  # a true caption names its object (a synonym, plural or hypernym)
+        if r.meta["caption_kind"] == "true" and r.meta["wnid"] in names:
+            assert any(n in r.caption.lower() for n in names[r.meta["wnid"]]), r.caption
+
+
+def test_engine_returns_the_nearest_captions_one_image_each(tiny_world):
+    engine = make_engine("tinyweb", world=tiny_world, n=15)
+    res = engine.search("a tabby cat at home")
+    sims = [r.meta["similarity"] for r in res]
+    assert len({r.key for r in res}) == 15 and sims == sorted(sims, reverse=True)
+    ids = engine.search_ids("a tabby cat at home")
+    assert [tiny_world.keys[i] for i in ids] == [r.key for r in res]
+    # the answer is the 15 images whose own captions are nearest to the query (no image twice)
+    q = engine._embed(["a tabby cat at home"])[0]
+    per_image = tiny_world.caption_embeddings[tiny_world.caption_ids] @ q
+    assert min(sims) >= np.sort(np.round(per_image, 5))[::-1][14] - 1e-5
+
+
+def test_pixel_word_queries_prefer_images_that_have_the_word(tiny_world):
+    engine = make_engine("tinyweb", world=tiny_world, n=10)
+    words = Counter(w for r in tiny_world.rows for w in r.meta.get("pixel_words", []))
+    word = next(w for w, _ in words.most_common() if w not in ("busy background", "plain background"))
+    plain = engine.search("photo")
+    worded = engine.search(f"{word} photo")
+    has = lambda res: sum(word in r.meta.get("pixel_words", []) for r in map(lambda x: tiny_world.rows[
+        tiny_world.index_of[x.key]], res))
+    assert has(worded) > has(plain)
+
+
+def test_version_1_stays_buildable(tiny_source, tmp_path):
+    w = open_world(str(build_tinyweb(TinywebConfig(source=str(tiny_source), per_class=6, version=1),
+                                     name=str(tmp_path / "v1"))))
+    assert len(set(w.captions)) < len(w)  # templates: images share captions
+    engine = make_engine("tinyweb", world=w, n=8)
+    assert not engine.per_image and len({r.key for r in engine.search("tabby")}) == 8

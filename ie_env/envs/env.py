@@ -35,8 +35,9 @@ class EnvConfig:
     """Queries per episode (the episode truncates after this many steps)."""
     queries_per_iteration: int = 32
     """Queries between two training calls (paper: 256)."""
-    results_per_query: int = 100
-    """Images the engine returns per query."""
+    results_per_query: int = 20
+    """Images the engine returns per query (20, an anonymous Openverse page: 1,024 queries then reach at most
+    ~20% of tinyweb's 100,000 images, so an episode samples the web rather than exhausting it)."""
     image_size: int = 0
     """Side of the images the encoder sees; 0 = 64 in frozen mode (the pretrained encoder's reward separates
     relevant images better at 64 px), 32 in full mode (the CPU training default)."""

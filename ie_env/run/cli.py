@@ -28,7 +28,7 @@ from ie_env.web.download import format_status
 from ie_env.web.search import ENGINES, make_engine
 from offline_cache.server import serve
 from offline_cache.snapshot import Snapshot
-from offline_cache.tinyweb import TinywebConfig, build_tinyweb, open_world
+from offline_cache.tinyweb import VERSIONS, TinywebConfig, build_tinyweb, open_world
 from offline_cache.world import world_dir
 
 
@@ -49,9 +49,10 @@ def cmd_embed_vocab(args) -> dict:
 
 
 def cmd_build_world(args) -> dict:
-    cfg = TinywebConfig(noise=args.noise, seed=args.seed, source=args.source or "")
-    if args.world != "tinyweb" and not args.source:
-        raise ValueError(f"unknown world {args.world!r}: the builder makes 'tinyweb' (or give --source)")
+    cfg = TinywebConfig(noise=args.noise, seed=args.seed, source=args.source or "",
+                        version=VERSIONS.get(args.world, 2))
+    if args.world not in VERSIONS and not args.source:
+        raise ValueError(f"unknown world {args.world!r}: the builder makes {' or '.join(VERSIONS)} (or give --source)")
     snap = open_world(str(build_tinyweb(cfg, name=args.world, force=args.force))).snapshot
     return snap.inspect() | {"stats": snap.get_meta("stats")}
 
@@ -198,7 +199,7 @@ def build_parser() -> argparse.ArgumentParser:
     sp = add("search", cmd_search, "search an offline world with a text query")
     sp.add_argument("query", help="text query, e.g. 'tabby'")
     sp.add_argument("--world", default="tinyweb", help="world name or folder")
-    sp.add_argument("--n", type=int, default=100, help="number of results")
+    sp.add_argument("--n", type=int, default=EnvConfig.results_per_query, help="number of results")
     for name, fn, help in [("inspect", cmd_inspect, "statistics of a snapshot or world"),
                            ("verify", cmd_verify, "re-hash every image and check every record of a snapshot")]:
         sp = add(name, fn, help)
@@ -235,7 +236,7 @@ def build_parser() -> argparse.ArgumentParser:
                         "(its saved options are used)")
 
     sp = add("run", cmd_run, "run the loop on an offline world (deterministic; resumable with --out/--resume)")
-    loop_args(sp, engine="tinyweb", budget=128, queries_per_iteration=32, results_per_query=100)
+    loop_args(sp, engine="tinyweb", budget=128, queries_per_iteration=32)
     sp.add_argument("--world", default="tinyweb", help="offline world name or folder")
     sp = add("live", cmd_live, "run the loop against a live image-search service (or replay a recorded run)")
     loop_args(sp, engine="openverse", budget=64, queries_per_iteration=16, results_per_query=20)

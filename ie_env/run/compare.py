@@ -43,6 +43,8 @@ class CompareConfig:
     """Queries per episode."""
     queries_per_iteration: int = 32
     """Queries between training calls."""
+    results_per_query: int = EnvConfig.results_per_query
+    """Images the engine returns per query."""
     target: str = "cifar10"
     """Target dataset."""
     world: str = "tinyweb"
@@ -94,7 +96,8 @@ def ceiling(env) -> dict:
     kinds = np.asarray([r.meta.get("caption_kind", "true") for r in env.world.rows])
     distinct = env.canonical == np.arange(len(env.canonical))
     return {"relevant_total": int((env.relevant & distinct).sum()),
-            "relevant_with_own_caption": int((env.relevant & distinct & (kinds == "true")).sum())}
+            "relevant_with_own_caption": int((env.relevant & distinct & (kinds == "true")).sum()),
+            "web_images": int(distinct.sum())}
 
 
 def target_only(env, seed: int) -> dict:
@@ -153,7 +156,7 @@ def make_env(cfg: CompareConfig) -> InternetExplorerEnv:
     learner = {"steps_per_iteration": cfg.steps_per_iteration} if cfg.steps_per_iteration else {}
     return InternetExplorerEnv(world=cfg.world, target=cfg.target, mode=cfg.mode, budget=cfg.budget,
                                queries_per_iteration=cfg.queries_per_iteration,
-                               learner=learner,
+                               results_per_query=cfg.results_per_query, learner=learner,
                                descriptors=tuple(load_descriptors(cfg.descriptors)) if cfg.descriptors != "none" else (),
                                frozen_encoder=cfg.frozen_encoder,
                                vocabulary_under=tuple(s for s in cfg.vocabulary_under.split(",") if s),
@@ -211,6 +214,7 @@ def summarise(cfg: CompareConfig, env, runs: dict) -> dict:
             for m in METRICS:
                 entry[m] = interval([r["final"][m] for r in seeds])
             entry["steps_per_s"] = float(np.mean([r["steps_per_s"] for r in seeds]))
+            entry["web_share"] = interval([r["final"]["distinct_images"] / summary["web_images"] for r in seeds])
         if cfg.mode == "full":
             entry["knn_accuracy"] = interval([r["final"]["knn_accuracy"] for r in seeds])
         summary["agents"][name] = entry
@@ -230,8 +234,11 @@ def print_summary(summary: dict, out: str) -> None:
     print(f"{'agent':<12}" + "".join(f"  {c:>30}" for c in cols))
     for name, entry in summary["agents"].items():
         print(f"{name:<12}" + "".join(f"  {fmt(entry[c]) if c in entry else '-':>30}" for c in cols))
-    print(f"the world holds {summary['relevant_total']} distinct relevant images, "
-          f"{summary['relevant_with_own_caption']} of them captioned as their own class")
+    print(f"the world holds {summary['web_images']} distinct images, {summary['relevant_total']} of them relevant, "
+          f"{summary['relevant_with_own_caption']} of those captioned as their own class (the ceiling)")
+    shares = {n: e["web_share"]["mean"] for n, e in summary["agents"].items() if "web_share" in e}
+    if shares:
+        print("share of the web downloaded per episode: " + ", ".join(f"{n} {v:.1%}" for n, v in shares.items()))
     print(f"env steps/s: {summary['steps_per_s']:.0f}; results in {out}")
     print(json.dumps({k: summary[k] for k in ("mode", "budget", "seeds", "steps_per_s")}
                      | {"agents": summary["agents"]}))
