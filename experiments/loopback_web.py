@@ -86,7 +86,7 @@ class Server:
         """Requests served, by path."""
         return self.httpd.hits
 
-    def start(self) -> "Server":
+    def start(self) -> Server:
         self._thread.start()
         return self
 
@@ -94,7 +94,7 @@ class Server:
         self.httpd.shutdown()
         self.httpd.server_close()
 
-    def __enter__(self) -> "Server":
+    def __enter__(self) -> Server:
         return self.start()
 
     def __exit__(self, *exc) -> None:

@@ -36,6 +36,7 @@ from tqdm.auto import tqdm
 from ie_env.data.ground_truth import relevant_mask
 from ie_env.data.targets import load_target
 from ie_env.data.vocabulary import load_vocabulary
+from ie_env.envs.env import EnvConfig
 from ie_env.learning.evaluation import knn_accuracy
 from ie_env.learning.frozen import FrozenEncoder
 from ie_env.learning.learner import Learner, LearnerConfig
@@ -110,7 +111,8 @@ def main(argv: list[str] | None = None) -> dict:
                              "the trained encoder is then left out of this run's results")
     parser.add_argument("--stem-stride", type=int, default=2,
                         help="ResNet-18 stem stride of the trained/random encoders (2: ~3x cheaper on a CPU; 1: CIFAR stem)")
-    parser.add_argument("--encoders", default="random,trained,efficientnet_lite0")
+    parser.add_argument("--encoders", default=f"random,trained,{EnvConfig.frozen_encoder}",
+                        help="encoders to compare (default: random and SSL-trained ResNets and the frozen mode's default)")
     parser.add_argument("--image-size", type=int, default=32)
     parser.add_argument("--k", type=int, default=15)
     parser.add_argument("--seed", type=int, default=0)

@@ -33,7 +33,7 @@ class SearchResult:
         return {**d, **{k: v for k, v in meta.items() if k not in d}}
 
     @classmethod
-    def from_json(cls, d: dict) -> "SearchResult":
+    def from_json(cls, d: dict) -> SearchResult:
         names = cls.__dataclass_fields__.keys()
         return cls(**{k: v for k, v in d.items() if k in names and k != "meta"},
                    meta={**d.get("meta", {}), **{k: v for k, v in d.items() if k not in names}})

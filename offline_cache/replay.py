@@ -114,7 +114,7 @@ class SnapshotFetcher(FetcherState):
         if self._owned:
             self.snapshot.close()
 
-    def __enter__(self) -> "SnapshotFetcher":
+    def __enter__(self) -> SnapshotFetcher:
         return self
 
     def __exit__(self, *exc) -> None:

@@ -236,7 +236,7 @@ class SnapshotServer:
         host = self.httpd.server_address[0]
         return f"http://{'[%s]' % host if ':' in host else host}:{self.port}"
 
-    def start(self) -> "SnapshotServer":
+    def start(self) -> SnapshotServer:
         """Serve from a background thread (returns at once)."""
         self._thread = threading.Thread(target=self.httpd.serve_forever, name="snapshot-server", daemon=True)
         self._thread.start()
@@ -249,7 +249,7 @@ class SnapshotServer:
             self._thread = None
         self.httpd.server_close()
 
-    def __enter__(self) -> "SnapshotServer":
+    def __enter__(self) -> SnapshotServer:
         return self.start()
 
     def __exit__(self, *exc) -> None:

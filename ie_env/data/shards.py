@@ -7,9 +7,9 @@ from __future__ import annotations
 import hashlib
 import json
 import tarfile
-from functools import lru_cache
+from collections.abc import Iterator
+from functools import cache
 from pathlib import Path
-from typing import Iterator
 
 from ie_env.paths import DataMissingError, data_dir
 
@@ -18,7 +18,7 @@ class ShardError(RuntimeError):
     """A shard is missing, damaged or does not match SHA256SUMS."""
 
 
-@lru_cache(maxsize=None)
+@cache
 def _verified(path: Path, size: int, mtime: float) -> str:
     h = hashlib.sha256()
     with open(path, "rb") as f:

@@ -146,7 +146,7 @@ class Vocabulary:
     def n_synsets(self) -> int:
         return len(set(self.wnids))
 
-    def subset(self, positions: list[int]) -> "Vocabulary":
+    def subset(self, positions: list[int]) -> Vocabulary:
         """A narrowed vocabulary (positions are re-numbered from 0)."""
         base = self._data["concepts"]
         # Map back to the full table through lemma/wnid pairs so subsets of subsets work.

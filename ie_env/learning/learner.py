@@ -452,7 +452,7 @@ class Learner:
         self.step = int(state["step"])
 
     @classmethod
-    def from_state_dict(cls, state: dict) -> "Learner":
+    def from_state_dict(cls, state: dict) -> Learner:
         """A learner built from the configuration stored in ``state``, with its weights and buffers."""
         known = {f.name for f in fields(LearnerConfig)}
         learner = cls(LearnerConfig(**{k: v for k, v in state["config"].items() if k in known}))
@@ -468,7 +468,7 @@ class Learner:
         atomic_write_bytes(path, buf.getvalue())
 
     @classmethod
-    def load(cls, path: str | Path) -> "Learner":
+    def load(cls, path: str | Path) -> Learner:
         """Rebuild a learner from a checkpoint written by :meth:`save`."""
         path = Path(path)
         if not path.exists():

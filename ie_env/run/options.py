@@ -13,7 +13,7 @@ import dataclasses
 import inspect
 import textwrap
 import typing
-from functools import lru_cache
+from functools import cache
 
 
 def parse_options(pairs: list[str]) -> dict:
@@ -36,7 +36,7 @@ def _number(text: str):
     return text
 
 
-@lru_cache(maxsize=None)
+@cache
 def field_docs(cls: type) -> dict[str, str]:
     """The docstring written under each field of a dataclass (``name: type = default`` then ``\"\"\"doc\"\"\"``)."""
     docs: dict[str, str] = {}
