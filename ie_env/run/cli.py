@@ -98,7 +98,7 @@ def cmd_demo(args) -> dict:
 RUN_CONFIG = "config.json"
 LOOP_ARGS = ("engine", "engine_option", "world", "target", "mode", "agent", "agent_option", "budget",
              "queries_per_iteration", "results_per_query", "image_size", "frozen_encoder", "learner_option", "seed",
-             "vocabulary_under", "env_option", "downloader_option", "record", "snapshot")
+             "vocabulary_under", "env_option", "downloader_option", "record", "snapshot", "policy")
 
 
 def _run_folder(args) -> tuple[Path | None, bool]:
@@ -144,13 +144,18 @@ def _loop(args, live: bool) -> dict:
     if args.engine not in ENGINES and not (live and args.engine == "replay"):
         raise ValueError(f"unknown search engine {args.engine!r}: choose one of {', '.join(sorted(ENGINES))}"
                          + (" or replay" if live else ""))
+    agent_options = parse_options(args.agent_option)
+    if args.policy:
+        if args.agent not in ("ppo", "dqn"):
+            raise ValueError(f"--policy is for the learned agents ppo and dqn, not {args.agent!r}")
+        agent_options["policy"] = args.policy
     if live:
         env = InternetExplorerLiveEnv(**options, record=args.record, snapshot=args.snapshot,
                                       downloader=parse_options(args.downloader_option))
     else:
         env = InternetExplorerEnv(**options, world=args.world)
     try:
-        agent = make_agent_for_env(args.agent, env, **parse_options(args.agent_option))
+        agent = make_agent_for_env(args.agent, env, **agent_options)
         if run_dir and not resume:  # written once the options proved valid
             atomic_write_json(run_dir / RUN_CONFIG, {"command": args.command} |
                               {k: getattr(args, k) for k in LOOP_ARGS if hasattr(args, k)})
@@ -220,9 +225,11 @@ def build_parser() -> argparse.ArgumentParser:
                              defaults=defaults, choices={"mode": ["frozen", "full"]})
         sp.add_argument("--engine-option", action="append", default=[], metavar="KEY=VALUE",
                         help="engine option, repeatable (license=cc0,by; base_url=http://host:port; ...)")
-        sp.add_argument("--agent", default="gp", help="query agent (random, gp, gp_label_set, gp_ucb, gp_thompson)")
+        sp.add_argument("--agent", default="gp", help="query agent (random, gp, gp_label_set, gp_ucb, gp_thompson, ppo, dqn)")
         sp.add_argument("--agent-option", action="append", default=[], metavar="KEY=VALUE",
                         help="agent option, repeatable (refit_every=16; descriptor_source=visual; ...)")
+        sp.add_argument("--policy", default="", metavar="PATH", help="with --agent ppo or dqn: act with this saved "
+                        "policy (experiments/train_policy.py writes OUT/model.zip) instead of training one")
         sp.add_argument("--learner-option", action="append", default=[], metavar="KEY=VALUE",
                         help="full mode: learner option, repeatable (steps_per_iteration=4; width=0.25; ...)")
         sp.add_argument("--vocabulary-under", default="", metavar="SYNSETS",
