@@ -85,14 +85,15 @@ def cmd_target(args) -> dict:
     return out
 
 
-def cmd_demo(args) -> dict:
+def cmd_demo(args) -> dict | None:
     """The main job: the paper's GP agent versus random exploration, full mode, one seed (target-only is left to
-    ``compare_agents.py --mode full``)."""
+    ``compare_agents.py --mode full``). Ends with the table and where the files are; the summary is in
+    ``OUT/summary.json`` (and on stdout with ``--json``)."""
     cfg = CompareConfig(mode="full", agents="random,gp", seeds=1, first_seed=args.seed, budget=args.budget,
                         world=args.world, target=args.target, out=args.out, target_only=False)
     summary = compare_agents(cfg)
     print_summary(summary, cfg.out)
-    return summary
+    return summary if args.json else None
 
 
 RUN_CONFIG = "config.json"
