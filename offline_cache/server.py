@@ -25,6 +25,7 @@ import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
+from ie_env.data.images import image_format
 from ie_env.types import SearchResult
 from offline_cache.caption_engine import CaptionIndexEngine
 from offline_cache.replay import open_snapshot
@@ -83,16 +84,6 @@ class _Recorded:
                 "queries": len(self.snapshot.recorded_queries())}
 
 
-def _mime(data: bytes) -> str:
-    if data[:8] == b"\x89PNG\r\n\x1a\n":
-        return "image/png"
-    if data[:4] == b"GIF8":
-        return "image/gif"
-    if data[:4] == b"RIFF" and data[8:12] == b"WEBP":
-        return "image/webp"
-    return "image/jpeg"
-
-
 def _handler(backend, max_results: int, verbose: bool):
     class Handler(BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"
@@ -135,7 +126,7 @@ def _handler(backend, max_results: int, verbose: bool):
                     data = backend.snapshot.get_blob(sha)
                 except KeyError:
                     return self._error(404, f"no image {sha}")
-                return self._send(200, data, _mime(data), {"ETag": f'"{sha}"',
+                return self._send(200, data, f"image/{image_format(data)}", {"ETag": f'"{sha}"',
                                                      "Cache-Control": "public, max-age=31536000, immutable"})
             if path == "/":
                 return self._json(200, {**backend.describe(), "indices": backend.names,

@@ -1,6 +1,6 @@
 """``ie-explore``: the command line of the project.
 
-Subcommands: ``vocab``, ``embed-vocab``, ``build-world``, ``search``, ``inspect``, ``verify``, ``target``,
+Subcommands: ``vocab``, ``embed-vocab``, ``build-world``, ``search``, ``inspect``, ``verify``, ``export``, ``target``,
 ``demo`` (the main job), ``run`` (the loop on an offline world), ``live`` (the loop on a live engine),
 ``serve`` (snapshot server). Every JSON-printing command prints one JSON document as
 the last line of its output. Errors are one line on stderr and exit status 2.
@@ -26,6 +26,7 @@ from ie_env.run.options import add_config_arguments, parse_options
 from ie_env.run.runner import RESULT, run_episode
 from ie_env.web.download import format_status
 from ie_env.web.search import ENGINES, make_engine
+from offline_cache.export import FORMATS, ExportConfig, export_snapshot
 from offline_cache.server import serve
 from offline_cache.snapshot import Snapshot
 from offline_cache.tinyweb import TinywebConfig, build_tinyweb, open_world
@@ -74,6 +75,11 @@ def cmd_verify(args) -> dict:
         print(f"snapshot damaged: {len(report.bad_blobs)} bad blobs, {len(report.incomplete_queries)} incomplete "
               f"queries, {len(report.missing_blobs)} missing blobs", file=sys.stderr)
     return {"ok": report.ok, **report.__dict__}
+
+
+def cmd_export(args) -> dict:
+    cfg = ExportConfig(format=args.format, out=args.out, shard_size=args.shard_size)
+    return export_snapshot(world_dir(args.snapshot), cfg)
 
 
 def cmd_target(args) -> dict:
@@ -209,6 +215,13 @@ def build_parser() -> argparse.ArgumentParser:
                            ("verify", cmd_verify, "re-hash every image and check every record of a snapshot")]:
         sp = add(name, fn, help)
         sp.add_argument("snapshot", nargs="?", default="tinyweb", help="world name or snapshot folder")
+    sp = add("export", cmd_export, "write a snapshot's distinct images as webdataset tar shards or parquet "
+             "(img2dataset layout: KEY.jpg, KEY.json, KEY.txt)")
+    sp.add_argument("snapshot", help="world name or snapshot folder")
+    sp.add_argument("--format", choices=FORMATS, default="webdataset", help="webdataset (OUT/00000.tar, ...) or "
+                    "parquet (OUT/00000.parquet, ...)")
+    sp.add_argument("--out", required=True, help="output folder (must hold no shards yet)")
+    sp.add_argument("--shard-size", type=int, default=ExportConfig.shard_size, help="samples per shard")
     sp = add("target", cmd_target, "load a target dataset and show its splits")
     sp.add_argument("name", help="cifar10, tiny-imagenet:<synset> or folder:<path>")
     sp.add_argument("--image-size", type=int, default=32, help="image side in pixels")
