@@ -1,9 +1,10 @@
 """``ie-explore``: the command line of the project.
 
-Subcommands: ``vocab``, ``embed-vocab``, ``build-world``, ``search``, ``inspect``, ``verify``, ``export``, ``target``,
-``demo`` (the main job), ``run`` (the loop on an offline world), ``live`` (the loop on a live engine),
-``serve`` (snapshot server). Every JSON-printing command prints one JSON document as
-the last line of its output. Errors are one line on stderr and exit status 2.
+Subcommands: ``vocab``, ``embed-vocab``, ``build-world``, ``search``, ``inspect``, ``verify``, ``export`` (a
+snapshot as webdataset or parquet shards), ``refetch`` (retry a snapshot's failed downloads), ``target``, ``demo``
+(the main job), ``run`` (the loop on an offline world), ``live`` (the loop on a live engine), ``serve`` (snapshot
+server). Every JSON-printing command prints one JSON document as the last line of its output. Errors are one line
+on stderr and exit status 2.
 """
 from __future__ import annotations
 
@@ -27,6 +28,7 @@ from ie_env.run.runner import RESULT, run_episode
 from ie_env.web.download import format_status
 from ie_env.web.search import ENGINES, make_engine
 from offline_cache.export import FORMATS, ExportConfig, export_snapshot
+from offline_cache.refetch import RefetchConfig, refetch
 from offline_cache.server import serve
 from offline_cache.snapshot import Snapshot
 from offline_cache.tinyweb import TinywebConfig, build_tinyweb, open_world
@@ -80,6 +82,14 @@ def cmd_verify(args) -> dict:
 def cmd_export(args) -> dict:
     cfg = ExportConfig(format=args.format, out=args.out, shard_size=args.shard_size)
     return export_snapshot(world_dir(args.snapshot), cfg)
+
+
+def cmd_refetch(args) -> dict:
+    cfg = RefetchConfig(statuses=args.status, downloader=parse_options(args.downloader_option))
+    out = refetch(world_dir(args.snapshot), cfg, progress=True)
+    print(f"retried {out['retried']} URLs: {out['before']} -> {out['after']}", file=sys.stderr)
+    print(format_status(out["download_status"], f"{out['snapshot']} download status"), file=sys.stderr)
+    return out
 
 
 def cmd_target(args) -> dict:
@@ -222,6 +232,13 @@ def build_parser() -> argparse.ArgumentParser:
                     "parquet (OUT/00000.parquet, ...)")
     sp.add_argument("--out", required=True, help="output folder (must hold no shards yet)")
     sp.add_argument("--shard-size", type=int, default=ExportConfig.shard_size, help="samples per shard")
+    sp = add("refetch", cmd_refetch, "retry the downloads a snapshot recorded as failed; updates its images and "
+             "status histogram")
+    sp.add_argument("snapshot", help="snapshot folder of a recorded run")
+    sp.add_argument("--status", default=RefetchConfig.statuses, help="comma-separated recorded statuses to retry "
+                    f"(default: {RefetchConfig.statuses})")
+    sp.add_argument("--downloader-option", action="append", default=[], metavar="KEY=VALUE",
+                    help="downloader option, repeatable (threads=16; read_timeout=5; image_size=64; ...)")
     sp = add("target", cmd_target, "load a target dataset and show its splits")
     sp.add_argument("name", help="cifar10, tiny-imagenet:<synset> or folder:<path>")
     sp.add_argument("--image-size", type=int, default=32, help="image side in pixels")
