@@ -58,11 +58,26 @@ class CaptionIndexEngine:
                     self._cache.popitem(last=False)
         return [self._cache[(q, n)] for q in queries]
 
+    @property
+    def dim(self) -> int:
+        """Dimension of the caption embeddings (384: MiniLM)."""
+        return self._index.d
+
+    def search_embedding(self, embedding: np.ndarray, n: int | None = None) -> list[SearchResult]:
+        """The images of the captions nearest a query embedding given directly (``(dim,)``, L2-normalised)."""
+        emb = np.asarray(embedding, np.float32).reshape(1, -1)
+        if emb.shape[1] != self.dim:
+            raise SearchError(f"embedding of dimension {emb.shape[1]}: the caption index has dimension {self.dim}")
+        return self._nearest(["<embedding>"], emb, n or self.n)[0]
+
     def _rank(self, queries: list[str], n: int) -> list[list[SearchResult]]:
         for q in queries:
             if not q.strip():
                 raise SearchError("empty query: give a concept name such as 'tabby'")
-        emb = self._embed(queries)
+        return self._nearest(queries, self._embed(queries), n)
+
+    def _nearest(self, queries: list[str], emb: np.ndarray, n: int) -> list[list[SearchResult]]:
+        """Results for each row of ``emb`` (labelled by the distinct ``queries``), in sorted query order."""
         n_caps = self._index.ntotal
         k = min(n_caps, 64)
         out = []

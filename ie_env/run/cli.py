@@ -195,7 +195,7 @@ def cmd_live(args) -> dict:
 
 
 def cmd_serve(args) -> None:
-    serve(world=args.world, host=args.host, port=args.port)
+    serve(world=args.world, host=args.host, port=args.port, encoder=args.encoder, image_size=args.image_size)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -286,6 +286,9 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("--world", default="tinyweb", help="world name or snapshot folder")
     sp.add_argument("--host", default="127.0.0.1", help="address to bind")
     sp.add_argument("--port", type=int, default=8765, help="port (0 picks a free one)")
+    sp.add_argument("--encoder", default="", help="also answer image queries (image, image_url, image "
+                    "embeddings) with this frozen encoder's embeddings of the world: resnet18, efficientnet_lite0")
+    sp.add_argument("--image-size", type=int, default=64, help="image side the --encoder sees")
     return p
 
 
