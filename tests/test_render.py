@@ -72,3 +72,27 @@ def test_render_budget_sets_the_episode_length(tiny_world, concepts):
     short = gym.make("InternetExplorer-v0", max_episode_steps=3, **opts(tiny_world, concepts, budget=2048))
     short.reset(seed=0)
     assert [short.step(0)[3] for _ in range(3)] == [False, False, True]
+
+
+def test_render_live_env_keeps_the_last_answer_drawable(tiny_world):
+    from ie_env.data.vocabulary import load_vocabulary
+    from ie_env.envs.live_env import InternetExplorerLiveEnv
+    from offline_cache.server import SnapshotServer
+
+    v = load_vocabulary()
+    with SnapshotServer(world=tiny_world) as server:
+        env = InternetExplorerLiveEnv(engine="clip_retrieval", render_mode="rgb_array", target="tiny-imagenet:dog.n.01",
+                                      frozen_encoder="resnet18", image_size=32, budget=3, queries_per_iteration=2,
+                                      results_per_query=8, reward_targets=100,
+                                      engine_options={"base_url": server.url, "indice_name": tiny_world.name},
+                                      downloader={"allow_private": True})
+        env.reset(seed=0)
+        env.step(v.find("golden retriever")[0])
+        _, _, _, _, info = env.step(v.find("tabby")[0])
+        assert info["iteration_end"]
+        frame = env.render()  # the iteration ended: its candidates' pixels are dropped, the last answer's kept
+        centre = frame[HEADER + BORDER + 32, GAP + BORDER + 32]
+        assert tuple(centre) != (200, 200, 200)  # a real image, not the placeholder of unknown pixels
+        env.step(v.find("golden retriever")[0])  # images met in the earlier iteration: placeholders, dimmed
+        assert env.render().shape == frame.shape
+        env.close()

@@ -322,6 +322,7 @@ class InternetExplorerEnv(gym.Env):
         self.knn_accuracy = float(d["knn_accuracy"])
         self.last = tuple(float(x) for x in d["last"])
         self.history = list(d["history"])
+        self.shown = {}  # the last step before the checkpoint is not drawn again
         self._started = True
 
     # --- measurement -----------------------------------------------------------------------------
