@@ -3,12 +3,14 @@
     python experiments/compare_agents.py --mode frozen --agents random,gp --seeds 3 --budget 1024 --out DIR
 
 The command line of :func:`ie_env.run.compare.compare_agents` (its options are the fields of
-:class:`ie_env.run.compare.CompareConfig`). Writes ``DIR/runs.json``, ``DIR/summary.json`` and PNG plots, and
-prints a summary table.
+:class:`ie_env.run.compare.CompareConfig`). Writes ``DIR/runs.json``, ``DIR/summary.json``, ``DIR/summary.csv``
+and PNG plots (and TensorBoard scalars with ``--tensorboard LOGDIR``), and prints a summary table and where the files
+are; ``--json`` adds the summary as one JSON line.
 """
 from __future__ import annotations
 
 import argparse
+import json
 
 from ie_env.run.compare import CompareConfig, compare_agents, print_summary
 from ie_env.run.options import add_config_arguments, config_from_args, parse_options
@@ -21,6 +23,7 @@ def main(argv=None) -> dict:
                          choices={"mode": ["frozen", "full"], "descriptors": ["visual", "none"]})
     ap.add_argument("--agent-option", action="append", default=[], metavar="AGENT:KEY=VALUE",
                     help="an option of one agent, repeatable (gp:lengthscale=0.4, gp:signal=reward, ...)")
+    ap.add_argument("--json", action="store_true", help="also print the summary as one JSON line at the end")
     args = ap.parse_args(argv)
     agent_options: dict[str, dict] = {}
     for spec in args.agent_option:
@@ -34,6 +37,8 @@ def main(argv=None) -> dict:
         ap.error(str(exc))
     summary = compare_agents(cfg)
     print_summary(summary, cfg.out)
+    if args.json:
+        print(json.dumps(summary))
     return summary
 
 

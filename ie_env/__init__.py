@@ -28,14 +28,14 @@ os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
 from gymnasium.envs.registration import register, registry  # noqa: E402
 
-from ie_env.envs.env import EnvConfig  # noqa: E402
-
+# No registered TimeLimit: the env truncates itself after its ``budget`` steps, so ``gym.make(id, budget=2048)``
+# runs 2048 steps (an explicit ``max_episode_steps=`` still adds a TimeLimit).
 if "InternetExplorer-v0" not in registry:
     register(id="InternetExplorer-v0", entry_point="ie_env.envs.env:InternetExplorerEnv",
-             max_episode_steps=EnvConfig.budget, nondeterministic=False)
+             max_episode_steps=None, nondeterministic=False)
 if "InternetExplorerLive-v0" not in registry:
     register(id="InternetExplorerLive-v0", entry_point="ie_env.envs.live_env:InternetExplorerLiveEnv",
-             max_episode_steps=EnvConfig.budget, nondeterministic=True)
+             max_episode_steps=None, nondeterministic=True)
 
 MOVED = {
     "ie_env.env": "ie_env.envs.env", "ie_env.live_env": "ie_env.envs.live_env", "ie_env.runner": "ie_env.run.runner",

@@ -58,13 +58,7 @@ class CaptionIndexEngine:
         return self.search_batch([query], n)[0]
 
     def search_batch(self, queries: list[str], n: int | None = None) -> list[list[SearchResult]]:
-        n = n or self.n
-        out = []
-        for q, (ids, sims) in zip(queries, self.search_ids_batch(queries, n)):
-            rows = self.world.rows
-            out.append([replace(rows[i], rank=r, meta={"wnid": rows[i].meta.get("wnid", ""), "similarity": float(s)})
-                        for r, (i, s) in enumerate(zip(ids.tolist(), sims.tolist()))])
-        return out
+        return [self._results(ids, sims) for ids, sims in self.search_ids_batch(queries, n)]
 
     def search_ids(self, query: str, n: int | None = None) -> np.ndarray:
         """The catalogue positions of the answer's images, best first (the fast path of :meth:`search`)."""
@@ -81,41 +75,61 @@ class CaptionIndexEngine:
                     self._cache.popitem(last=False)
         return [self._cache[(q, n)] for q in queries]
 
+    @property
+    def dim(self) -> int:
+        """Dimension of the caption embeddings (384: MiniLM)."""
+        return self._index.d
+
+    def search_embedding(self, embedding: np.ndarray, n: int | None = None) -> list[SearchResult]:
+        """The images of the captions nearest a query embedding given directly (``(dim,)``, L2-normalised)."""
+        emb = np.asarray(embedding, np.float32).reshape(1, -1)
+        if emb.shape[1] != self.dim:
+            raise SearchError(f"embedding of dimension {emb.shape[1]}: the caption index has dimension {self.dim}")
+        return self._results(*self._nearest(emb, n or self.n)[0])
+
+    def _results(self, ids: np.ndarray, sims: np.ndarray) -> list[SearchResult]:
+        rows = self.world.rows
+        return [replace(rows[i], rank=r, meta={"wnid": rows[i].meta.get("wnid", ""), "similarity": float(s)})
+                for r, (i, s) in enumerate(zip(ids.tolist(), sims.tolist()))]
+
     def _rank(self, queries: list[str], n: int) -> list[tuple[np.ndarray, np.ndarray]]:
         for q in queries:
             if not q.strip():
                 raise SearchError("empty query: give a concept name such as 'tabby'")
-        emb = self._embed(queries)
-        if self.per_image:
-            k = min(self._index.ntotal, n + 32)  # a margin, so ties at the cut are ordered by position
-            sims, ids = self._index.search(emb, k)
-            out = []
-            for s, i in zip(sims, ids):
-                keep = i >= 0
-                s, i = np.round(s[keep], 5), i[keep]
-                order = np.lexsort((i, -s))[:n]
-                out.append((i[order].astype(np.int64), s[order]))
-            return out
-        return self._rank_groups(queries, emb, n)
+        return self._nearest(self._embed(queries), n)
 
-    def _rank_groups(self, queries: list[str], emb: np.ndarray, n: int) -> list[tuple[np.ndarray, np.ndarray]]:
+    def _nearest(self, emb: np.ndarray, n: int) -> list[tuple[np.ndarray, np.ndarray]]:
+        """``(positions, similarities)`` of the answer to each row of ``emb``."""
+        if not self.per_image:
+            return self._rank_groups(emb, n)
+        k = min(self._index.ntotal, n + 32)  # a margin, so ties at the cut are ordered by position
+        sims, ids = self._index.search(np.ascontiguousarray(emb, dtype=np.float32), k)
+        out = []
+        for s, i in zip(sims, ids):
+            keep = i >= 0
+            s, i = np.round(s[keep], 5), i[keep]
+            order = np.lexsort((i, -s))[:n]
+            out.append((i[order].astype(np.int64), s[order]))
+        return out
+
+    def _rank_groups(self, emb: np.ndarray, n: int) -> list[tuple[np.ndarray, np.ndarray]]:
         """Version 1: nearest distinct captions, each expanded into its images (widening k until n are found)."""
         n_caps = self._index.ntotal
         k = min(n_caps, 64)
-        out = {}
-        while queries:
-            sims, ids = self._index.search(emb, k)
+        out: dict[int, tuple[np.ndarray, np.ndarray]] = {}
+        rows = list(range(len(emb)))
+        while rows:
+            sims, ids = self._index.search(np.ascontiguousarray(emb[rows], dtype=np.float32), k)
             again = []
-            for qi, q in enumerate(queries):
-                res = self._expand(sims[qi], ids[qi], n)
+            for j, row in enumerate(rows):
+                res = self._expand(sims[j], ids[j], n)
                 if res is None and k < n_caps:
-                    again.append(qi)
+                    again.append(row)
                 else:
-                    out[q] = res if res is not None else self._expand(sims[qi], ids[qi], n, partial=True)
-            queries = [queries[i] for i in again]
-            emb = emb[again]
+                    out[row] = res if res is not None else self._expand(sims[j], ids[j], n, partial=True)
+            rows = again
             k = min(n_caps, k * 4)
-        return [out[q] for q in sorted(out)]
+        return [out[r] for r in range(len(emb))]
 
     def _expand(self, sims, ids, n, partial=False):
         keep = ids >= 0

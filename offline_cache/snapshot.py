@@ -234,6 +234,11 @@ class Snapshot:
         rows = self._query("SELECT status, sha256 FROM downloads WHERE url=?", (url,))
         return (rows[0][0], rows[0][1] or "") if rows else None
 
+    def downloads(self) -> list[tuple[str, str, str, str]]:
+        """Every recorded fetch as ``(url, status, sha256, detail)``, in the order they were recorded."""
+        return [(u, st, sha or "", d or "") for u, st, sha, d in self._query(
+            "SELECT url, status, sha256, detail FROM downloads ORDER BY created, url")]
+
     def images(self) -> list[SearchResult]:
         """The world's catalogue, ordered by key."""
         rows = self._query("SELECT 0, key, url, caption, source, license, sha256, width, height, meta "

@@ -1,9 +1,11 @@
 """The snapshot server: clip-retrieval /knn-service and /images/<sha256> over tiny snapshots built here."""
 from __future__ import annotations
 
+import base64
 import inspect
 import json
 
+import numpy as np
 import pytest
 import requests
 
@@ -124,3 +126,53 @@ def test_serve_signature_kept_for_the_cli():
     assert params["host"].default == "127.0.0.1" and params["port"].default == 0
     with pytest.raises(ValueError, match="exactly one"):
         SnapshotServer()
+
+
+def _knn(server, **req):
+    return requests.post(server.url + "/knn-service", json={"num_images": 5, **req}, timeout=30)
+
+
+def test_knn_embedding_input_of_caption_dimension_and_clear_400s(tiny_world, recorded):
+    from ie_env.data.text_embedding import TextEmbedder
+
+    vector = TextEmbedder()(["tabby cat"])[0].tolist()
+    with SnapshotServer(world=tiny_world) as server:
+        by_text = _knn(server, text="tabby cat").json()
+        by_embedding = _knn(server, embedding_input=vector)
+        assert by_embedding.status_code == 200
+        assert [h["key"] for h in by_embedding.json()] == [h["key"] for h in by_text]
+        assert [h["similarity"] for h in by_embedding.json()] == pytest.approx([h["similarity"] for h in by_text])
+        bad = _knn(server, embedding_input=[0.1] * 10)
+        assert bad.status_code == 400 and "dimension 10; this server answers 384" in bad.json()["error"]
+        no_encoder = _knn(server, image=base64.b64encode(make_image(1)).decode())
+        assert no_encoder.status_code == 400 and "--encoder" in no_encoder.json()["error"]
+        for req in ({"embedding_input": "0.1,0.2"}, {"embedding_input": [1, None]}, {"text": "a", "image_url": "x"}):
+            assert _knn(server, **req).status_code == 400
+    server, *_ = recorded
+    r = _knn(server, embedding_input=vector)
+    assert r.status_code == 400 and "recording" in r.json()["error"]
+
+
+def test_knn_image_and_image_url_queries_from_the_world_embeddings(tiny_world):
+    from ie_env.learning.frozen import get_encoder
+
+    pos = 7
+    data = tiny_world.snapshot.get_blob(tiny_world.sha256[pos])
+    with SnapshotServer(world=tiny_world, encoder="resnet18", image_size=32, allow_private_urls=True) as server:
+        by_image = _knn(server, image=base64.b64encode(data).decode())
+        assert by_image.status_code == 200
+        hits = by_image.json()
+        assert hits[0]["key"] == tiny_world.keys[pos] and hits[0]["id"] == pos
+        assert hits[0]["similarity"] == pytest.approx(1.0, abs=1e-3) and len(hits) == 5
+        assert hits[0]["url"] == f"{server.url}/images/{tiny_world.sha256[pos]}"
+        by_url = _knn(server, image_url=hits[0]["url"]).json()
+        assert [h["key"] for h in by_url] == [h["key"] for h in hits]
+        row = np.asarray(get_encoder("resnet18", 32).world_embeddings(tiny_world)[pos])
+        by_embedding = _knn(server, embedding_input=row.tolist()).json()
+        assert by_embedding[0]["key"] == tiny_world.keys[pos]
+        for req, message in [({"image": "not base64!"}, "base64"),
+                             ({"image": base64.b64encode(b"hello").decode()}, "could not be read"),
+                             ({"image_url": server.url + "/images/" + "0" * 64}, "could not be fetched: http_4xx"),
+                             ({"embedding_input": [0.5] * 7}, f"or {row.shape[0]} (image embeddings of the resnet18")]:
+            r = _knn(server, **req)
+            assert r.status_code == 400 and message in r.json()["error"], r.json()

@@ -1,4 +1,4 @@
-"""Decoding image bytes into the uint8 arrays the learner eats."""
+"""Decoding image bytes into the uint8 arrays the learner eats, and telling image formats apart."""
 from __future__ import annotations
 
 import io
@@ -6,6 +6,17 @@ from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 from PIL import Image
+
+
+def image_format(data: bytes) -> str:
+    """``png``, ``gif``, ``webp`` or ``jpeg`` (anything else) from the leading bytes of an image file."""
+    if data[:8] == b"\x89PNG\r\n\x1a\n":
+        return "png"
+    if data[:4] == b"GIF8":
+        return "gif"
+    if data[:4] == b"RIFF" and data[8:12] == b"WEBP":
+        return "webp"
+    return "jpeg"
 
 
 def decode(data: bytes, size: int) -> np.ndarray:

@@ -10,6 +10,7 @@ from gymnasium import spaces
 from ie_env.data.ground_truth import relevant_mask
 from ie_env.data.targets import load_target
 from ie_env.data.vocabulary import descriptor_text, load_vocabulary
+from ie_env.envs.render import MAX_TILES, StepView, render_ansi, render_rgb
 from ie_env.learning.scoring import make_scorer
 from ie_env.web.search import make_engine
 
@@ -32,7 +33,8 @@ class EnvConfig:
     mode: str = "frozen"
     """``frozen``: a fixed encoder, every web image embedded once (fast); ``full``: the SSL learner trains."""
     budget: int = 1024
-    """Queries per episode (the episode truncates after this many steps)."""
+    """Queries per episode: the env truncates the episode itself after this many steps (the registered ids add no
+    TimeLimit of their own; ``gym.make(..., max_episode_steps=N)`` still adds one)."""
     queries_per_iteration: int = 32
     """Queries between two training calls (paper: 256)."""
     results_per_query: int = 20
@@ -113,22 +115,33 @@ class InternetExplorerEnv(gym.Env):
     offline world replays bit for bit.
 
     ## Episode end
-    Truncation after ``budget`` steps; no termination.
+    Truncation after ``budget`` steps (by the env itself, so ``gym.make(..., budget=2048)`` runs 2048 steps);
+    no termination.
 
     ## Info
-    ``query``, ``concept``, ``keys`` (result image keys), ``image_rewards``, ``new_images``, ``new_reward``,
-    ``new_image_rewards``, ``iteration``, ``iteration_end``, ``knn_accuracy`` (full mode, at iteration ends) and, for measurement only,
-    ``relevant`` (relevant results) and ``new_relevant`` (relevant images never seen before).
+    ``query``, ``concept``, ``keys`` (result image keys), ``image_rewards`` (list), ``new_images``, ``new_reward``,
+    ``new_image_rewards`` (list), ``iteration``, ``iteration_end``, ``knn_accuracy`` (full mode, at iteration ends)
+    and, for measurement only, ``relevant`` (relevant results) and ``new_relevant`` (relevant images never seen
+    before). Per-result values are lists, not arrays, so that vector envs can batch answers of different lengths.
+
+    ## Rendering
+    ``render_mode="rgb_array"``: a picture of the last step (query, a grid of the returned images framed by the
+    colour of their reward, running counts; :mod:`ie_env.envs.render`) as ``(H, W, 3)`` uint8;
+    ``render_mode="ansi"``: the same as one line of text.
 
     ## Arguments
-    ``InternetExplorerEnv(config=EnvConfig(...))`` or keyword arguments of :class:`EnvConfig`
-    (``gym.make("InternetExplorer-v0", budget=256, mode="full")``).
+    ``InternetExplorerEnv(config=EnvConfig(...), render_mode=None)`` or keyword arguments of :class:`EnvConfig`
+    (``gym.make("InternetExplorer-v0", budget=256, mode="full", render_mode="rgb_array")``).
     """
 
-    metadata = {"render_modes": []}
+    metadata = {"render_modes": ["rgb_array", "ansi"], "render_fps": 2}
 
-    def __init__(self, config: EnvConfig | None = None, **overrides):
+    def __init__(self, config: EnvConfig | None = None, render_mode: str | None = None, **overrides):
         super().__init__()
+        if render_mode is not None and render_mode not in self.metadata["render_modes"]:
+            raise ValueError(f"render_mode={render_mode!r}: use None, " +
+                             " or ".join(repr(m) for m in self.metadata["render_modes"]))
+        self.render_mode = render_mode
 
         names = {f.name for f in fields(type(config) if config else self.config_class)}
         unknown = set(overrides) - names
@@ -189,6 +202,7 @@ class InternetExplorerEnv(gym.Env):
         self.candidate_rewards: list[float] = []
         self.knn_accuracy = 0.0
         self.last = (0.0, 0.0)
+        self.shown: dict = {}
         self.history: list[dict] = []
         self._started = True
         return self._obs(), {"iteration": 0}
@@ -215,6 +229,7 @@ class InternetExplorerEnv(gym.Env):
         for j, i in enumerate(ids):
             first.setdefault(i, j)
         new = [i for i in first if i not in self.seen]
+        new_set = set(new)
         new_relevant = [i for i in new if relevant[first[i]]]
         self.seen.update(new)
         self.found.update(new_relevant)
@@ -225,9 +240,12 @@ class InternetExplorerEnv(gym.Env):
         self.t += 1
         self.last = (reward, len(new) / max(1, len(ids)))
         new_rewards = np.asarray(self.candidate_rewards[len(self.candidate_rewards) - len(new):], np.float32)
+        self.shown = {"query": query, "reward": reward, "ids": ids, "rewards": image_rewards,
+                      "new": [i in new_set and first[i] == j for j, i in enumerate(ids)]}
         info = {"query": query, "concept": concept, "keys": [r.key for r in results],
-                "image_rewards": np.asarray(image_rewards, np.float32), "new_images": len(new),
-                "new_reward": float(np.sort(new_rewards)[::-1][:k].sum() / k), "new_image_rewards": new_rewards,
+                "image_rewards": [float(r) for r in image_rewards], "new_images": len(new),
+                "new_reward": float(np.sort(new_rewards)[::-1][:k].sum() / k),
+                "new_image_rewards": new_rewards.tolist(),
                 "iteration": self.iteration, "relevant": int(np.sum(relevant)), "new_relevant": len(new_relevant),
                 "iteration_end": False}
         if self.t % self.config.queries_per_iteration == 0 or self.t == self.config.budget:
@@ -243,6 +261,34 @@ class InternetExplorerEnv(gym.Env):
         self.iteration += 1
         self.knn_accuracy = stats.get("knn_accuracy", self.knn_accuracy)
         return {"iteration_end": True, **stats}
+
+    # --- rendering --------------------------------------------------------------------------------
+    def render(self):
+        """The last step as a picture (``rgb_array``) or a text line (``ansi``); see :mod:`ie_env.envs.render`."""
+        if self.render_mode is None:
+            gym.logger.warn("render() without a render_mode: make the env with render_mode='rgb_array' or 'ansi'")
+            return None
+        if self.render_mode == "ansi":
+            return render_ansi(self.step_view(images=False))
+        return render_rgb(self.step_view(), self.config.results_per_query)
+
+    def step_view(self, images: bool = True) -> StepView:
+        """The last step and the running counts, as drawn by :meth:`render` (``images``: decode the pixels)."""
+        if not self._started:
+            raise RuntimeError("call reset() before render()")
+        s, m = self.shown, self.metrics()
+        ids = s.get("ids", [])
+        return StepView(step=self.t, budget=self.config.budget, query=s.get("query", ""), reward=s.get("reward", 0.0),
+                        results=len(ids), new_images=sum(s.get("new", [])),
+                        images=self._preview(ids[:MAX_TILES]) if images and ids else [None] * len(ids[:MAX_TILES]),
+                        image_rewards=[float(r) for r in s.get("rewards", [])[:MAX_TILES]],
+                        image_new=list(s.get("new", [])[:MAX_TILES]), distinct_images=m["distinct_images"],
+                        relevant_images=m["relevant_images"], relevant_classes=m["relevant_classes"],
+                        mean_reward=m["mean_reward"], iteration=self.iteration, knn_accuracy=self.knn_accuracy)
+
+    def _preview(self, ids: list) -> list:
+        """Pixels of the images ``ids`` for a rendered frame (``None`` where unknown)."""
+        return list(self._images(ids))
 
     def _obs(self) -> np.ndarray:
         cfg = self.config
@@ -277,6 +323,7 @@ class InternetExplorerEnv(gym.Env):
         self.knn_accuracy = float(d["knn_accuracy"])
         self.last = tuple(float(x) for x in d["last"])
         self.history = list(d["history"])
+        self.shown = {}  # the last step before the checkpoint is not drawn again
         self._started = True
 
     # --- measurement -----------------------------------------------------------------------------

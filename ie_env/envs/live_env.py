@@ -105,8 +105,13 @@ class InternetExplorerLiveEnv(InternetExplorerEnv):
 
     def _end_iteration(self) -> dict:
         out = super()._end_iteration()
-        self._pixels = {}  # the iteration's candidates have been trained on; later answers decode afresh
+        # the iteration's candidates have been trained on; later answers decode afresh (the last one stays drawable)
+        shown = set(self.shown.get("ids", ()))
+        self._pixels = {k: v for k, v in self._pixels.items() if k in shown}
         return out
+
+    def _preview(self, ids: list) -> list:
+        return [self._pixels.get(i) for i in ids]  # images first met in an earlier iteration: no pixels kept
 
     def _wnid(self, image_id) -> str:
         return ""

