@@ -260,12 +260,12 @@ def print_summary(summary: dict, out: str) -> None:
     print(f"{'agent':<12}" + "".join(f"  {c:>24}" for c in cols))
     for name, entry in summary["agents"].items():
         print(f"{name:<12}" + "".join(f"  {cell(entry[c]) if c in entry else '-':>24}" for c in cols))
-    print(f"the world holds {summary['web_images']} distinct images, {summary['relevant_total']} of them relevant, "
-          f"{summary['relevant_with_own_caption']} of those captioned as their own class (the ceiling); "
-          f"env steps/s: {fmt(summary['steps_per_s'])}")
     shares = {n: e["web_share"]["mean"] for n, e in summary["agents"].items() if "web_share" in e}
     if shares:
         print("share of the web downloaded per episode: " + ", ".join(f"{n} {v:.1%}" for n, v in shares.items()))
+    print(f"the world holds {summary['web_images']} distinct images, {summary['relevant_total']} of them relevant, "
+          f"{summary['relevant_with_own_caption']} of those captioned as their own class (the ceiling); "
+          f"env steps/s: {fmt(summary['steps_per_s'])}")
     folder = Path(out)
     print(f"results in {folder}/: summary.json, summary.csv, runs.json"
           + "".join(f", {p}" for p in summary.get("plots", [])))
