@@ -11,7 +11,7 @@ system:  ## Debian packages: WordNet 3.0 data files
 $(VENV)/.installed: pyproject.toml
 	test -x $(PY) || python3 -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
-	$(PY) -m pip install -q -e '.[test,pretrained]'
+	$(PY) -m pip install -q -e '.[test,pretrained,scale]'
 	touch $@
 
 install: system $(VENV)/.installed
