@@ -19,7 +19,8 @@ def main(argv=None) -> dict:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     add_config_arguments(ap, CompareConfig, only=tuple(f for f in CompareConfig.__dataclass_fields__
                                                          if f != "agent_options"),
-                         choices={"mode": ["frozen", "full"], "descriptors": ["visual", "none"]},
+                         choices={"mode": ["frozen", "full"], "descriptors": ["visual", "none"],
+                                  "device": ["cpu", "cuda"]},
                          consts={"ray": "local"})
     ap.add_argument("--agent-option", action="append", default=[], metavar="AGENT:KEY=VALUE",
                     help="an option of one agent, repeatable (gp:lengthscale=0.4, gp:signal=reward, ...)")

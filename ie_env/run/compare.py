@@ -62,6 +62,8 @@ class CompareConfig:
     """Descriptors the model-based agents may put before a concept (``visual`` or ``none``; random uses none)."""
     target_only: bool = True
     """Full mode: also train on the target alone for the same iterations (the baseline)."""
+    device: str = "cpu"
+    """Full mode: where the learner trains (``cpu`` or ``cuda``)."""
     out: str = "runs/compare"
     """Output folder."""
     resume: bool = False
@@ -163,7 +165,7 @@ def make_env(cfg: CompareConfig) -> InternetExplorerEnv:
                                descriptors=tuple(load_descriptors(cfg.descriptors)) if cfg.descriptors != "none" else (),
                                frozen_encoder=cfg.frozen_encoder,
                                vocabulary_under=tuple(s for s in cfg.vocabulary_under.split(",") if s),
-                               image_size=cfg.image_size)
+                               image_size=cfg.image_size, device=cfg.device)
 
 
 def run_one(cfg: CompareConfig, name: str, seed: int, env: InternetExplorerEnv, agent=None, bar=None) -> dict:
