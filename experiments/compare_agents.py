@@ -10,9 +10,15 @@ prints a summary table.
 from __future__ import annotations
 
 import argparse
+import sys
+from pathlib import Path
 
-from ie_env.run.compare import CompareConfig, compare_agents, print_summary
-from ie_env.run.options import add_config_arguments, config_from_args, parse_options
+REPO = Path(__file__).resolve().parent.parent
+if str(REPO) not in sys.path:
+    sys.path.insert(0, str(REPO))
+
+from ie_env.run.compare import CompareConfig, compare_agents, print_summary  # noqa: E402
+from ie_env.run.options import add_config_arguments, config_from_args, parse_options  # noqa: E402
 
 
 def main(argv=None) -> dict:

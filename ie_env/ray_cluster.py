@@ -9,6 +9,12 @@ imported only here, only when asked for.
 """
 from __future__ import annotations
 
+import os
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+"""The folder holding this copy of the project: a local instance's workers import it, as this process does."""
+
 
 def import_ray():
     """The ``ray`` module, or a one-line error saying how to install it."""
@@ -25,7 +31,8 @@ def connect(address: str) -> bool:
     if ray.is_initialized():
         return False
     if address == "local":
-        ray.init(include_dashboard=False, logging_level="warning")
+        path = os.pathsep.join(p for p in (str(ROOT), os.environ.get("PYTHONPATH", "")) if p)
+        ray.init(include_dashboard=False, logging_level="warning", runtime_env={"env_vars": {"PYTHONPATH": path}})
     else:
         ray.init(address=address, logging_level="warning")
     return True
