@@ -38,13 +38,13 @@ from torch import nn
 
 from ie_env.atomic import atomic_write_bytes
 from ie_env.failpoints import failpoint
+from ie_env.learning import distributed
 from ie_env.learning.augment import (
     AugmentConfig,
     TwoViewAugment,
     resize_batch,
     to_float_nchw,
 )
-from ie_env.learning import distributed
 from ie_env.learning.backbones import make_backbone
 
 OBJECTIVES = ("moco", "simsiam")

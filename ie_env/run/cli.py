@@ -19,10 +19,10 @@ from ie_env.data.ground_truth import mapping_table
 from ie_env.data.targets import load_target
 from ie_env.data.text_embedding import concept_embeddings
 from ie_env.data.vocabulary import load_vocabulary
-from ie_env.learning.distributed import DEVICES
 from ie_env.envs.env import EnvConfig, InternetExplorerEnv
-from ie_env.envs.presets import PRESETS as PRESETS_ENV
 from ie_env.envs.live_env import InternetExplorerLiveEnv
+from ie_env.envs.presets import PRESETS as PRESETS_ENV
+from ie_env.learning.distributed import DEVICES
 from ie_env.run.compare import CompareConfig, compare_agents, print_summary
 from ie_env.run.options import add_config_arguments, parse_options
 from ie_env.run.runner import RESULT, run_episode
