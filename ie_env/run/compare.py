@@ -23,6 +23,7 @@ from tqdm.auto import tqdm
 from agents import make_agent_for_env
 from agents.descriptors import load_descriptors
 from ie_env.atomic import atomic_write_json
+from ie_env.data.text_embedding import concept_embeddings
 from ie_env.envs.env import EnvConfig, InternetExplorerEnv
 from ie_env.run.ray_sweep import run_tasks
 from ie_env.run.runner import run_episode
@@ -211,6 +212,7 @@ def compare_agents(cfg: CompareConfig) -> dict:
         atomic_write_json(out / "runs.json", runs)  # a crash later loses no finished episode
 
     if cfg.ray:
+        concept_embeddings(env.vocab)  # computed (and cached on disk) once here, not by every worker at once
         failed = [{"agent": name, "seed": seed, "error": error}
                   for (name, seed), error in run_tasks(cfg.ray, partial(worker_episode, cfg), todo, finish)]
     else:
