@@ -10,9 +10,12 @@
    cannot be installed or run, the rate is ``null`` and the reason is printed.
 4. Runs the downloader against a server mixing good and hostile answers (tests/http_fixtures.py) plus URLs
    pointing at private addresses (fetched with the default ``allow_private=False``), and prints the histogram.
+5. With ``--ray-workers 1,2``: fetches the same URL list with :class:`ie_env.web.ray_download.RayDownloader` on a
+   local Ray instance, once per worker count (each worker a process running a Downloader with ``--threads``
+   threads; the workers are started by a small warm-up batch first), and prints images/s and the histogram.
 
-``--json`` prints ``{"ours_images_per_s", "img2dataset_images_per_s", "n_images", "status", ...}`` on its last
-line; ``--quick`` runs 500 images.
+``--json`` prints ``{"ours_images_per_s", "img2dataset_images_per_s", "n_images", "status", "ray", ...}`` on its
+last line; ``--quick`` runs 500 images.
 """
 from __future__ import annotations
 
@@ -37,8 +40,10 @@ if str(REPO) not in sys.path:
 
 from experiments.loopback_web import HOSTILE, Server, image_app
 from ie_env.paths import cache_dir  # noqa: E402
+from ie_env.ray_cluster import connect, import_ray  # noqa: E402
 from ie_env.types import SearchResult  # noqa: E402
 from ie_env.web.download import Downloader, format_status  # noqa: E402
+from ie_env.web.ray_download import RayDownloader  # noqa: E402
 from offline_cache.snapshot import Snapshot  # noqa: E402
 
 
@@ -85,6 +90,27 @@ def bench_ours(urls: list[str], threads: int) -> tuple[float, Counter]:
         seconds = time.perf_counter() - start
     ok = sum(f.status == "ok" for f in got)
     return ok / seconds, d.status
+
+
+def bench_ray(urls: list[str], threads: int, workers: list[int]) -> dict[int, tuple[float, Counter]]:
+    """RayDownloader's images/s and histogram per number of workers, on one local Ray instance."""
+    results = [SearchResult(i, u, u, "", "bench") for i, u in enumerate(urls)]
+    options = dict(ray="local", allow_private=True, threads=threads, per_host=threads)
+    started = connect("local")
+    out = {}
+    try:
+        for k in workers:
+            with RayDownloader(workers=k, **options) as warm:  # starts k worker processes
+                warm.fetch(results[: 8 * k])
+            with RayDownloader(workers=k, **options) as d:
+                start = time.perf_counter()
+                got = d.fetch(results)
+                seconds = time.perf_counter() - start
+            out[k] = (sum(f.status == "ok" for f in got) / seconds, d.status)
+    finally:
+        if started:
+            import_ray().shutdown()
+    return out
 
 
 def bench_img2dataset(urls: list[str], work: Path, extra: tuple[str, ...] = ()) -> tuple[float | None, str]:
@@ -151,6 +177,8 @@ def main(argv: list[str] | None = None) -> dict:
     p.add_argument("--quick", action="store_true", help="500 images")
     p.add_argument("--threads", type=int, default=32, help="our downloader's threads")
     p.add_argument("--skip-img2dataset", action="store_true")
+    p.add_argument("--ray-workers", default="", metavar="1,2",
+                   help="also fetch with RayDownloader on a local Ray instance with each of these worker counts")
     p.add_argument("--json", action="store_true", help="print the results as JSON on the last line")
     a = p.parse_args(argv)
     n = 500 if a.quick else a.n
@@ -162,6 +190,10 @@ def main(argv: list[str] | None = None) -> dict:
         ours, ours_status = bench_ours(urls, a.threads)
         print(f"ours: {ours:.0f} images/s over {n} images ({a.threads} threads, 64x64 JPEG out)", flush=True)
         print(format_status(ours_status, "loopback status"), flush=True)
+        on_ray = bench_ray(urls, a.threads, [int(k) for k in a.ray_workers.split(",") if k]) if a.ray_workers else {}
+        for k, (rate, status) in on_ray.items():
+            print(f"ray, {k} worker(s): {rate:.0f} images/s over {n} images ({a.threads} threads each)", flush=True)
+            print(format_status(status, f"ray {k} worker(s) status"), flush=True)
         if a.skip_img2dataset:
             theirs, note = None, "skipped (--skip-img2dataset)"
         else:
@@ -184,6 +216,7 @@ def main(argv: list[str] | None = None) -> dict:
     out = {"ours_images_per_s": round(ours, 1), "img2dataset_images_per_s": round(theirs, 1) if theirs else None,
            "n_images": n, "status": dict(status), "img2dataset_note": note,
            "img2dataset_64px_images_per_s": round(theirs64, 1) if theirs64 else None,
+           "ray": {k: {"images_per_s": round(rate, 1), "status": dict(status)} for k, (rate, status) in on_ray.items()},
            "settings": {"ours": f"Downloader defaults, threads={a.threads}, per_host={a.threads}, image_size=64",
                         "img2dataset": "defaults (image_size=256, resize_mode=border, thread_count=256, "
                                        "processes_count=1, output_format=files)"}}

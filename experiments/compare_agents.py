@@ -1,6 +1,7 @@
 """Compare query-selection agents over seeds on an offline world (default: tinyweb, CIFAR-10 target).
 
     python experiments/compare_agents.py --mode frozen --agents random,gp --seeds 3 --budget 1024 --out DIR
+    python experiments/compare_agents.py --ray [ADDRESS] ...    # every episode a Ray task (no address: local)
 
 The command line of :func:`ie_env.run.compare.compare_agents` (its options are the fields of
 :class:`ie_env.run.compare.CompareConfig`). Writes ``DIR/runs.json``, ``DIR/summary.json``, ``DIR/summary.csv``
@@ -20,7 +21,9 @@ def main(argv=None) -> dict:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     add_config_arguments(ap, CompareConfig, only=tuple(f for f in CompareConfig.__dataclass_fields__
                                                          if f != "agent_options"),
-                         choices={"mode": ["frozen", "full"], "descriptors": ["visual", "none"]})
+                         choices={"mode": ["frozen", "full"], "descriptors": ["visual", "none"],
+                                  "device": ["cpu", "cuda"]},
+                         consts={"ray": "local"})
     ap.add_argument("--agent-option", action="append", default=[], metavar="AGENT:KEY=VALUE",
                     help="an option of one agent, repeatable (gp:lengthscale=0.4, gp:signal=reward, ...)")
     ap.add_argument("--json", action="store_true", help="also print the summary as one JSON line at the end")
@@ -39,6 +42,8 @@ def main(argv=None) -> dict:
     print_summary(summary, cfg.out)
     if args.json:
         print(json.dumps(summary))
+    for f in summary["failed"]:
+        print(f"FAILED on Ray (tried twice): {f['agent']} seed {f['seed']}: {f['error']}")
     return summary
 
 

@@ -14,7 +14,8 @@ The sub-packages follow the loop in the order data flows, and each imports only 
   seeds, option parsing and the ``ie-explore`` command line.
 
 Small shared values sit at the top: ``types`` (the dataclasses passed between stages), ``paths``, ``atomic``
-(crash-safe writes) and ``failpoints`` (crash injection for tests). Scripts in ``experiments/`` import the
+(crash-safe writes), ``failpoints`` (crash injection for tests) and ``ray_cluster`` (joining Ray, for the stages
+that fan out). Scripts in ``experiments/`` import the
 library, never the reverse.
 """
 import importlib

@@ -11,6 +11,8 @@ from ie_env.data.ground_truth import relevant_mask
 from ie_env.data.targets import load_target
 from ie_env.data.vocabulary import descriptor_text, load_vocabulary
 from ie_env.envs.render import MAX_TILES, StepView, render_ansi, render_rgb
+from ie_env.envs.presets import apply_preset
+from ie_env.learning.distributed import check_device
 from ie_env.learning.scoring import make_scorer
 from ie_env.web.search import make_engine
 
@@ -63,8 +65,16 @@ class EnvConfig:
     """Narrow the vocabulary to the concepts at or under these WordNet synsets (``("animal.n.01",)``)."""
     descriptors: tuple = ()
     """Adjectives an action may prefix ("baby duck"); when set the action is ``(concept, descriptor + 1)``."""
+    device: str = "cpu"
+    """Full mode: where the learner trains, ``cpu`` or ``cuda`` (see :mod:`ie_env.learning.distributed`)."""
+    preset: str = ""
+    """Named settings for the fields left at their defaults: ``paper`` (ResNet-50 at 224 px, 256 queries an
+    iteration; see :mod:`ie_env.envs.presets`)."""
 
     def __post_init__(self) -> None:
+        if self.preset:
+            apply_preset(self)
+        check_device(self.device)
         if self.mode not in ("frozen", "full"):
             raise ValueError(f"mode={self.mode!r}: use 'frozen' or 'full'")
         for name in ("budget", "queries_per_iteration", "results_per_query", "reward_k", "reward_top"):

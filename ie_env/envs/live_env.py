@@ -7,7 +7,7 @@ import numpy as np
 
 from ie_env.data.images import decode
 from ie_env.envs.env import EnvConfig, InternetExplorerEnv
-from ie_env.web.download import Downloader
+from ie_env.web.ray_download import make_downloader
 from ie_env.web.search import make_engine
 from ie_env.web.search.base import SearchError
 from offline_cache.recorder import RecordingEngine
@@ -27,7 +27,9 @@ class LiveEnvConfig(EnvConfig):
     snapshot: str = ""
     """With ``engine="replay"``: the recorded snapshot folder to replay."""
     downloader: dict = field(default_factory=dict)
-    """Options of :class:`ie_env.web.download.DownloaderConfig` (threads, timeouts, ``allow_private``...)."""
+    """Options of :class:`ie_env.web.download.DownloaderConfig` (threads, timeouts, ``allow_private``...); with
+    ``ray`` (``local`` or a cluster address) and ``workers``, each answer's downloads fan out to Ray workers
+    (:class:`ie_env.web.ray_download.RayDownloader`)."""
 
 
 class InternetExplorerLiveEnv(InternetExplorerEnv):
@@ -53,9 +55,8 @@ class InternetExplorerLiveEnv(InternetExplorerEnv):
             engine = make_engine(cfg.engine, n=cfg.results_per_query, **cfg.engine_options)
             if cfg.record:
                 engine = RecordingEngine(engine, cfg.record)
-                self._fetcher_factory = lambda: engine.downloader(image_size=cfg.image_size, **cfg.downloader)
-            else:
-                self._fetcher_factory = lambda: Downloader(image_size=cfg.image_size, **cfg.downloader)
+            snapshot = engine.snapshot if cfg.record else None
+            self._fetcher_factory = lambda: make_downloader(snapshot, image_size=cfg.image_size, **cfg.downloader)
             self.engine = engine
         self.fetcher = None
 

@@ -115,43 +115,55 @@ class TwoViewAugment:
     Args:
         image_size: side of the output views in pixels.
         config: augmentation strengths.
+        device: where the views are computed and returned (the random parameters are always drawn on the CPU
+            generator, so the views do not depend on the device's random stream).
 
     Call with a uint8 ``(N, H, W, 3)`` batch (numpy or torch; any H, W) and a ``torch.Generator``; returns two
-    float32 ``(N, 3, image_size, image_size)`` tensors in [0, 1], channels_last.
+    float32 ``(N, 3, image_size, image_size)`` tensors in [0, 1], channels_last. With ``part`` (a slice), the
+    parameters of all N images are drawn but only ``images[part]`` is augmented: a process training on its
+    shard of a global batch gets the same views of its images as one process on the whole batch.
     """
 
-    def __init__(self, image_size: int = 32, config: AugmentConfig | None = None):
+    def __init__(self, image_size: int = 32, config: AugmentConfig | None = None,
+                 device: str | torch.device = "cpu"):
         if image_size < 4:
             raise ValueError(f"image_size={image_size} is too small for augmentation: use 8 or more")
         self.image_size = image_size
+        self.device = torch.device(device)
         self.config = config or AugmentConfig()
         c = self.config
         if not 0 < c.min_scale <= c.max_scale <= 1:
             raise ValueError(f"crop scales ({c.min_scale}, {c.max_scale}) must satisfy 0 < min <= max <= 1")
 
-    def view(self, images: torch.Tensor, gen: torch.Generator) -> torch.Tensor:
-        """One augmented view of a float NCHW [0, 1] batch."""
-        n, _, h, w = images.shape
-        cfg, size = self.config, self.image_size
-        boxes = crop_boxes(n, h, w, cfg, gen)
-        rois = torch.cat([torch.arange(n, dtype=torch.float32).unsqueeze(1), boxes], dim=1)
+    def view(self, images: torch.Tensor, gen: torch.Generator, n: int | None = None,
+             part: slice = slice(None)) -> torch.Tensor:
+        """One augmented view of a float NCHW [0, 1] batch: images ``part`` of a batch of ``n`` (default: all)."""
+        n = len(images) if n is None else n
+        _, _, h, w = images.shape
+        cfg, size, dev = self.config, self.image_size, images.device
+        boxes = crop_boxes(n, h, w, cfg, gen)[part]
+        m = len(boxes)
+        rois = torch.cat([torch.arange(m, dtype=torch.float32).unsqueeze(1), boxes], dim=1).to(dev)
         # roi_align with aligned=True samples box [x1, x2) exactly; sampling_ratio=2 averages 2x2 points per
         # output pixel, which antialiases downscaling crops.
         x = roi_align(images, rois, output_size=(size, size), spatial_scale=1.0, sampling_ratio=2, aligned=True)
-        flip = (torch.rand(n, generator=gen) < cfg.flip).view(n, 1, 1, 1)
+        flip = (torch.rand(n, generator=gen) < cfg.flip)[part].view(m, 1, 1, 1).to(dev)
         x = torch.where(flip, TF.horizontal_flip(x), x)
-        mat, contrast = colour_matrices(n, cfg, gen)
+        mat, contrast = (t[part].to(dev) for t in colour_matrices(n, cfg, gen))
         x = torch.einsum("nij,njhw->nihw", mat, x).clamp_(0, 1)
         mean = TF.rgb_to_grayscale(x).mean(dim=(1, 2, 3), keepdim=True)
-        x = (contrast.view(n, 1, 1, 1) * x + (1 - contrast.view(n, 1, 1, 1)) * mean).clamp_(0, 1)
-        gray = (torch.rand(n, generator=gen) < cfg.grayscale).view(n, 1, 1, 1)
+        x = (contrast.view(m, 1, 1, 1) * x + (1 - contrast.view(m, 1, 1, 1)) * mean).clamp_(0, 1)
+        gray = (torch.rand(n, generator=gen) < cfg.grayscale)[part].view(m, 1, 1, 1).to(dev)
         x = torch.where(gray, TF.rgb_to_grayscale(x, num_output_channels=3), x)
         return x.contiguous(memory_format=torch.channels_last)
 
-    def __call__(self, images: np.ndarray | torch.Tensor, gen: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
-        x = to_float_nchw(images) if (isinstance(images, np.ndarray) or images.dtype == torch.uint8) else images
-        x = x.contiguous()  # roi_align wants NCHW-contiguous input
-        return self.view(x, gen), self.view(x, gen)
+    def __call__(self, images: np.ndarray | torch.Tensor, gen: torch.Generator,
+                 part: slice = slice(None)) -> tuple[torch.Tensor, torch.Tensor]:
+        n = len(images)
+        mine = images[part]
+        x = to_float_nchw(mine) if (isinstance(mine, np.ndarray) or mine.dtype == torch.uint8) else mine
+        x = x.to(self.device).contiguous()  # roi_align wants NCHW-contiguous input
+        return self.view(x, gen, n, part), self.view(x, gen, n, part)
 
 
 def reference_transform(image_size: int = 32, config: AugmentConfig | None = None) -> v2.Compose:

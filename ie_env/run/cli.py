@@ -22,6 +22,8 @@ from ie_env.data.text_embedding import concept_embeddings
 from ie_env.data.vocabulary import load_vocabulary
 from ie_env.envs.env import EnvConfig, InternetExplorerEnv
 from ie_env.envs.live_env import InternetExplorerLiveEnv
+from ie_env.envs.presets import PRESETS as PRESETS_ENV
+from ie_env.learning.distributed import DEVICES
 from ie_env.run.compare import CompareConfig, compare_agents, print_summary
 from ie_env.run.options import add_config_arguments, parse_options
 from ie_env.run.runner import RESULT, run_episode
@@ -116,7 +118,7 @@ def cmd_demo(args) -> dict | None:
 RUN_CONFIG = "config.json"
 LOOP_ARGS = ("engine", "engine_option", "world", "target", "mode", "agent", "agent_option", "budget",
              "queries_per_iteration", "results_per_query", "image_size", "frozen_encoder", "learner_option", "seed",
-             "vocabulary_under", "env_option", "downloader_option", "record", "snapshot", "policy")
+             "vocabulary_under", "env_option", "downloader_option", "record", "snapshot", "policy", "device", "preset")
 
 
 def _run_folder(args) -> tuple[Path | None, bool]:
@@ -154,7 +156,8 @@ def _loop(args, live: bool) -> dict:
     options = dict(engine=args.engine, target=args.target, mode=args.mode, budget=args.budget,
                    queries_per_iteration=args.queries_per_iteration, results_per_query=args.results_per_query,
                    image_size=args.image_size, frozen_encoder=args.frozen_encoder,
-                   engine_options=parse_options(args.engine_option), **parse_options(args.env_option))
+                   engine_options=parse_options(args.engine_option), device=args.device, preset=args.preset,
+                   **parse_options(args.env_option))
     if args.vocabulary_under:
         options["vocabulary_under"] = tuple(args.vocabulary_under.split(","))
     if args.learner_option:
@@ -253,8 +256,10 @@ def build_parser() -> argparse.ArgumentParser:
 
     def loop_args(sp, **defaults) -> None:
         add_config_arguments(sp, EnvConfig, only=("engine", "target", "mode", "budget", "queries_per_iteration",
-                                                  "results_per_query", "image_size", "frozen_encoder"),
-                             defaults=defaults, choices={"mode": ["frozen", "full"]})
+                                                  "results_per_query", "image_size", "frozen_encoder", "device",
+                                                  "preset"),
+                             defaults=defaults, choices={"mode": ["frozen", "full"], "device": list(DEVICES),
+                                                         "preset": list(PRESETS_ENV)})
         sp.add_argument("--engine-option", action="append", default=[], metavar="KEY=VALUE",
                         help="engine option, repeatable (license=cc0,by; base_url=http://host:port; ...)")
         sp.add_argument("--agent", default="gp", help="query agent (random, gp, gp_label_set, gp_ucb, gp_thompson, ppo, dqn)")

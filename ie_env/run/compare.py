@@ -5,14 +5,17 @@
 Counts distinct images only (a repeated query brings nothing new). Writes ``OUT/runs.json`` (every run's
 curves, after every episode), ``OUT/summary.json`` (per agent: mean and 95% interval over seeds of
 ``relevant_images``, ``precision``, ``relevant_classes``, ``distinct_images``, and ``steps_per_s``; in full mode
-``knn_accuracy`` and a ``target_only`` entry), the same as ``OUT/summary.csv`` (one row per agent), PNG plots and,
-with ``tensorboard`` set, TensorBoard scalars per iteration (:mod:`ie_env.run.report`).
-``experiments/compare_agents.py`` and ``ie-explore demo`` are its command lines.
+``knn_accuracy`` and a ``target_only`` entry; ``failed``: episodes that failed on Ray twice), the same as
+``OUT/summary.csv`` (one row per agent), PNG plots and, with ``tensorboard`` set, TensorBoard scalars per
+iteration (:mod:`ie_env.run.report`). ``experiments/compare_agents.py`` and ``ie-explore demo`` are its command
+lines. With ``ray`` set, every episode is a Ray task (:mod:`ie_env.run.ray_sweep`) that builds the env in its own
+worker process (:func:`worker_episode`).
 """
 from __future__ import annotations
 
 import json
 from dataclasses import asdict, dataclass, field
+from functools import partial
 from pathlib import Path
 
 import numpy as np
@@ -22,7 +25,9 @@ from tqdm.auto import tqdm
 from agents import make_agent_for_env
 from agents.descriptors import load_descriptors
 from ie_env.atomic import atomic_write_json
+from ie_env.data.text_embedding import concept_embeddings
 from ie_env.envs.env import EnvConfig, InternetExplorerEnv
+from ie_env.run.ray_sweep import run_tasks
 from ie_env.run.report import fmt, require_tensorboard, write_summary_csv, write_tensorboard
 from ie_env.run.runner import run_episode
 
@@ -63,6 +68,8 @@ class CompareConfig:
     """Descriptors the model-based agents may put before a concept (``visual`` or ``none``; random uses none)."""
     target_only: bool = True
     """Full mode: also train on the target alone for the same iterations (the baseline)."""
+    device: str = "cpu"
+    """Full mode: where the learner trains (``cpu`` or ``cuda``)."""
     out: str = "runs/compare"
     """Output folder."""
     resume: bool = False
@@ -72,6 +79,9 @@ class CompareConfig:
     tensorboard: str = ""
     """Folder for TensorBoard scalars (reward, precision, kNN accuracy per iteration, per agent and seed); needs the
     tensorboard package."""
+    ray: str = ""
+    """Run each (agent, seed) episode as a Ray task: ``local`` (a Ray instance started here; ``--ray`` alone),
+    ``auto`` or a cluster address (``ray://head:10001``); empty: one episode after another in this process."""
 
     def __post_init__(self) -> None:
         if self.seeds < 1 or self.budget < 1:
@@ -183,7 +193,27 @@ def make_env(cfg: CompareConfig) -> InternetExplorerEnv:
                                descriptors=tuple(load_descriptors(cfg.descriptors)) if cfg.descriptors != "none" else (),
                                frozen_encoder=cfg.frozen_encoder,
                                vocabulary_under=tuple(s for s in cfg.vocabulary_under.split(",") if s),
-                               image_size=cfg.image_size)
+                               image_size=cfg.image_size, device=cfg.device)
+
+
+def run_one(cfg: CompareConfig, name: str, seed: int, env: InternetExplorerEnv, agent=None, bar=None) -> dict:
+    """One episode of a comparison in ``env``: agent ``name`` (built unless given) with ``seed``, or the
+    ``target_only`` baseline."""
+    if name == "target_only":
+        return target_only(env, seed)
+    agent = agent or make_agent_for_env(name, env, **cfg.agent_options.get(name, {}))
+    return run_episode(env, agent, seed, bar)
+
+
+_worker_env: list = []
+"""In a Ray worker: ``[(cfg, env)]`` of the last comparison it served, reused by its next episodes."""
+
+
+def worker_episode(cfg: CompareConfig, name: str, seed: int) -> dict:
+    """:func:`run_one` in an env of this process, built on the first episode of the comparison (a Ray task)."""
+    if not _worker_env or _worker_env[0][0] != cfg:
+        _worker_env[:] = [(cfg, make_env(cfg))]
+    return run_one(cfg, name, seed, _worker_env[0][1])
 
 
 def compare_agents(cfg: CompareConfig) -> dict:
@@ -191,36 +221,38 @@ def compare_agents(cfg: CompareConfig) -> dict:
     out = Path(cfg.out)
     out.mkdir(parents=True, exist_ok=True)
     env = make_env(cfg)
-    names = cfg.agent_names
+    names = cfg.agent_names + (["target_only"] if cfg.mode == "full" and cfg.target_only else [])
     seeds = range(cfg.first_seed, cfg.first_seed + cfg.seeds)
     done = json.loads((out / "runs.json").read_text()) if cfg.resume and (out / "runs.json").exists() else {}
-    runs: dict[str, list] = {}
+    runs: dict[str, list] = {name: [] for name in names}
+    todo = []
+    for name in names:
+        for seed in seeds:
+            old = [r for r in done.get(name, []) if r["seed"] == seed]  # finished by an interrupted invocation
+            if old:
+                runs[name].append(old[0])
+            else:
+                todo.append((name, seed))
 
-    def keep(name: str, seed: int) -> bool:
-        """Reuse a finished episode of an earlier, interrupted invocation."""
-        old = [r for r in done.get(name, []) if r["seed"] == seed]
-        if old:
-            runs[name].append(old[0])
-        return bool(old)
+    def finish(job: tuple[str, int], result: dict) -> None:
+        runs[job[0]] = sorted([*runs[job[0]], result], key=lambda r: r["seed"])
+        atomic_write_json(out / "runs.json", runs)  # a crash later loses no finished episode
 
-    with tqdm(total=len(names) * cfg.seeds * cfg.budget, desc="episodes", unit="query") as bar:
-        for name in names:
-            agent = make_agent_for_env(name, env, **cfg.agent_options.get(name, {}))
-            runs[name] = []
-            for seed in seeds:
-                if keep(name, seed):
-                    bar.update(cfg.budget)
-                    continue
+    if cfg.ray:
+        concept_embeddings(env.vocab)  # computed (and cached on disk) once here, not by every worker at once
+        failed = [{"agent": name, "seed": seed, "error": error}
+                  for (name, seed), error in run_tasks(cfg.ray, partial(worker_episode, cfg), todo, finish)]
+    else:
+        failed, agents = [], {}
+        queries = sum(cfg.budget for name, _ in todo if name != "target_only")
+        with tqdm(total=queries, desc="episodes", unit="query") as bar:
+            for name, seed in todo:
                 bar.set_postfix(agent=name, seed=seed)
-                runs[name].append(run_episode(env, agent, seed, bar))
-                atomic_write_json(out / "runs.json", runs)  # a crash later loses no finished episode
-    if cfg.mode == "full" and cfg.target_only:
-        runs["target_only"] = []
-        for seed in tqdm(seeds, desc="target only"):
-            if not keep("target_only", seed):
-                runs["target_only"].append(target_only(env, seed))
-                atomic_write_json(out / "runs.json", runs)
-    summary = summarise(cfg, env, runs)
+                if name not in agents and name != "target_only":
+                    agents[name] = make_agent_for_env(name, env, **cfg.agent_options.get(name, {}))
+                finish((name, seed), run_one(cfg, name, seed, env, agents.get(name), bar))
+    runs = {name: r for name, r in runs.items() if r}
+    summary = summarise(cfg, env, runs) | {"failed": failed}
     summary["plots"] = plot(runs, out, cfg.queries_per_iteration)
     atomic_write_json(out / "summary.json", summary)
     write_summary_csv(summary, out / "summary.csv")
@@ -231,7 +263,8 @@ def compare_agents(cfg: CompareConfig) -> dict:
 
 def summarise(cfg: CompareConfig, env, runs: dict) -> dict:
     """Means and 95% intervals over seeds of each agent's final metrics."""
-    options = {k: v for k, v in asdict(cfg).items() if k not in ("out", "resume", "agents", "first_seed", "tensorboard")}
+    options = {k: v for k, v in asdict(cfg).items()
+               if k not in ("out", "resume", "agents", "first_seed", "tensorboard", "ray")}
     summary: dict = {**options, "frozen_encoder": env.config.frozen_encoder, "image_size": env.config.image_size,
                      **ceiling(env), "agents": {}}
     for name, seeds in runs.items():
@@ -246,7 +279,7 @@ def summarise(cfg: CompareConfig, env, runs: dict) -> dict:
         summary["agents"][name] = entry
         summary[name] = entry  # top-level alias: summary[agent]["relevant_images"]["mean"]
     rates = [r["steps_per_s"] for n, s in runs.items() if n != "target_only" for r in s]
-    summary["steps_per_s"] = len(rates) / sum(1 / r for r in rates)  # all steps over all episode time
+    summary["steps_per_s"] = len(rates) / sum(1 / r for r in rates) if rates else 0.0  # steps over episode time
     return summary
 
 

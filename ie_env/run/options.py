@@ -57,10 +57,12 @@ def _flag_type(tp):
 
 
 def add_config_arguments(parser: argparse.ArgumentParser, cls: type, only: tuple[str, ...] | None = None,
-                         defaults: dict | None = None, choices: dict | None = None) -> None:
+                         defaults: dict | None = None, choices: dict | None = None,
+                         consts: dict | None = None) -> None:
     """Add a flag per scalar field of dataclass ``cls`` (``only`` these fields, in that order, when given).
 
-    ``defaults`` overrides a field's default for this command; ``choices`` restricts a field's values.
+    ``defaults`` overrides a field's default for this command; ``choices`` restricts a field's values;
+    ``consts`` gives the value of a flag written without one (``--ray`` alone means ``local``).
     Booleans become ``--flag`` / ``--no-flag``.
     """
     hints = typing.get_type_hints(cls)
@@ -77,7 +79,8 @@ def add_config_arguments(parser: argparse.ArgumentParser, cls: type, only: tuple
         kind = _flag_type(hints[name])
         if kind is None:
             raise TypeError(f"{cls.__name__}.{name}: only int, float, str and bool fields become flags")
-        parser.add_argument(flag, type=kind, default=default, help=help, choices=(choices or {}).get(name))
+        bare = {"nargs": "?", "const": consts[name]} if name in (consts or {}) else {}
+        parser.add_argument(flag, type=kind, default=default, help=help, choices=(choices or {}).get(name), **bare)
 
 
 def config_values(args: argparse.Namespace, cls: type) -> dict:

@@ -23,6 +23,7 @@ from tqdm.auto import tqdm
 
 from ie_env.atomic import atomic_write_bytes, atomic_write_json
 from ie_env.failpoints import failpoint
+from ie_env.learning.distributed import is_main
 
 CHECKPOINT = "checkpoint.pt"
 RESULT = "result.json"
@@ -97,6 +98,7 @@ def run_episode(env, agent, seed: int, bar=None, progress: bool = False, run_dir
         resume: continue from ``run_dir``'s checkpoint (from the start when there is none yet).
     """
     state = load_checkpoint(run_dir) if (run_dir and resume) else None
+    write = bool(run_dir) and is_main()  # under torchrun every process runs the episode; rank 0 writes its files
     if state is not None:
         if int(state["seed"]) != int(seed):
             raise ValueError(f"the checkpoint in {run_dir} is of seed {state['seed']}, not {seed}")
@@ -107,7 +109,7 @@ def run_episode(env, agent, seed: int, bar=None, progress: bool = False, run_dir
         env.reset(seed=seed)
         agent.reset(seed)
         log = _new_log()
-        if run_dir:  # a run killed before its first iteration ends resumes from here, not from a fresh env
+        if write:  # a run killed before its first iteration ends resumes from here, not from a fresh env
             save_checkpoint(run_dir, {"seed": int(seed), "env": env.state_dict(), "agent": agent.state_dict(),
                                       "log": log})
     budget = env.config.budget
@@ -135,7 +137,7 @@ def run_episode(env, agent, seed: int, bar=None, progress: bool = False, run_dir
             it["reward"].append(float(np.mean(log["it_rewards"])))
             it["knn_accuracy"].append(float(info.get("knn_accuracy", 0.0)))
             log.update(it_new=0, it_rel=0, it_rewards=[])
-            if run_dir:
+            if write:
                 now = time.perf_counter()
                 log["seconds"] += now - start
                 start = now
@@ -146,6 +148,6 @@ def run_episode(env, agent, seed: int, bar=None, progress: bool = False, run_dir
         own.close()
     result = {"seed": seed, "final": env.metrics(), "curve": log["curve"], "iterations": log["iterations"],
               "steps_per_s": budget / max(log["seconds"], 1e-9), "queries": [h["query"] for h in env.history]}
-    if run_dir:
+    if write:
         atomic_write_json(Path(run_dir) / RESULT, result)
     return result
