@@ -34,17 +34,13 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-REPO = Path(__file__).resolve().parent.parent
-if str(REPO) not in sys.path:
-    sys.path.insert(0, str(REPO))
-
 from experiments.loopback_web import HOSTILE, Server, image_app
-from ie_env.paths import cache_dir  # noqa: E402
-from ie_env.ray_cluster import connect, import_ray  # noqa: E402
-from ie_env.types import SearchResult  # noqa: E402
-from ie_env.web.download import Downloader, format_status  # noqa: E402
-from ie_env.web.ray_download import RayDownloader  # noqa: E402
-from offline_cache.snapshot import Snapshot  # noqa: E402
+from ie_env.paths import cache_dir
+from ie_env.ray_cluster import connect, import_ray
+from ie_env.types import SearchResult
+from ie_env.web.download import Downloader, format_status
+from ie_env.web.ray_download import RayDownloader
+from offline_cache.snapshot import Snapshot
 
 
 def make_jpeg(i: int, size: int = 128) -> bytes:

@@ -10,8 +10,8 @@ from gymnasium import spaces
 from ie_env.data.ground_truth import relevant_mask
 from ie_env.data.targets import load_target
 from ie_env.data.vocabulary import descriptor_text, load_vocabulary
-from ie_env.envs.render import MAX_TILES, StepView, render_ansi, render_rgb
 from ie_env.envs.presets import apply_preset
+from ie_env.envs.render import MAX_TILES, StepView, render_ansi, render_rgb
 from ie_env.learning.distributed import check_device
 from ie_env.learning.scoring import make_scorer
 from ie_env.web.search import make_engine
