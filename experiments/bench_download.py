@@ -42,6 +42,8 @@ from ie_env.web.download import Downloader, format_status
 from ie_env.web.ray_download import RayDownloader
 from offline_cache.snapshot import Snapshot
 
+REPO = Path(__file__).resolve().parent.parent
+
 
 def make_jpeg(i: int, size: int = 128) -> bytes:
     rng = np.random.default_rng(i)
