@@ -5,12 +5,16 @@
 Counts distinct images only (a repeated query brings nothing new). Writes ``OUT/runs.json`` (every run's
 curves, after every episode), ``OUT/summary.json`` (per agent: mean and 95% interval over seeds of
 ``relevant_images``, ``precision``, ``relevant_classes``, ``distinct_images``, and ``steps_per_s``; in full mode
-``knn_accuracy`` and a ``target_only`` entry) and PNG plots. ``experiments/compare_agents.py`` and
-``ie-explore demo`` are its command lines.
+``knn_accuracy``, ``linear_probe``, ``episode_seconds`` and ``time_split`` and a ``target_only`` entry, plus
+``paired``: the mean and 95% interval of the per-seed differences between arms, e.g.
+``paired["knn_accuracy"]["gp-random"]``) and PNG plots. ``experiments/compare_agents.py`` and
+``ie-explore demo`` are its command lines. ``preset`` applies a named set of env/learner options
+(:mod:`ie_env.run.presets`).
 """
 from __future__ import annotations
 
 import json
+import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -22,6 +26,7 @@ from agents import make_agent_for_env
 from agents.descriptors import load_descriptors
 from ie_env.atomic import atomic_write_json
 from ie_env.envs.env import EnvConfig, InternetExplorerEnv
+from ie_env.run.presets import describe, env_overrides
 from ie_env.run.runner import run_episode
 
 METRICS = ("relevant_images", "precision", "relevant_classes", "distinct_images", "mean_reward")
@@ -67,6 +72,9 @@ class CompareConfig:
     """Keep the episodes OUT/runs.json already holds (same options) and run only the rest."""
     agent_options: dict = field(default_factory=dict)
     """Per-agent options: ``{"gp": {"lengthscale": 0.4}}``."""
+    preset: str = ""
+    """Named full-mode preset (``cpu``: the paper's schedule sized for a 2-core CPU; see ie_env.run.presets). Its
+    options replace the defaults; options set explicitly to non-default values still win."""
 
     def __post_init__(self) -> None:
         if self.seeds < 1 or self.budget < 1:
@@ -101,13 +109,27 @@ def ceiling(env) -> dict:
 
 
 def target_only(env, seed: int) -> dict:
-    """Full mode without web images: the learner trains on the target alone for the same iterations."""
+    """Full mode without web images: the learner trains on the target alone for the same iterations (and so the
+    same SSL steps), then the same final linear probe."""
+    start = time.perf_counter()
     env.reset(seed=seed)
     accs = []
     n_iter = -(-env.config.budget // env.config.queries_per_iteration)
     for _ in range(n_iter):
         accs.append(env.scorer.end_iteration(None, np.zeros(0, np.float32))["knn_accuracy"])
-    return {"seed": seed, "final": {"knn_accuracy": accs[-1]}, "iterations": {"knn_accuracy": accs}}
+    final = {"knn_accuracy": accs[-1], **env.scorer.linear_probe(seed)}
+    return {"seed": seed, "final": final, "iterations": {"knn_accuracy": accs},
+            "seconds": time.perf_counter() - start, "time_split": {**env.time_split(), "agent": 0.0}}
+
+
+def paired(runs: dict, a: str, b: str, metric: str) -> dict | None:
+    """Mean and 95% t-interval of ``a - b`` over the seeds both arms ran (``None`` when they share none)."""
+    left = {r["seed"]: r["final"].get(metric) for r in runs.get(a, [])}
+    right = {r["seed"]: r["final"].get(metric) for r in runs.get(b, [])}
+    seeds = sorted(s for s in left if s in right and left[s] is not None and right[s] is not None)
+    if not seeds:
+        return None
+    return {**interval([left[s] - right[s] for s in seeds]), "seeds": len(seeds)}
 
 
 def plot(runs: dict, out: Path) -> list[str]:
@@ -152,15 +174,20 @@ def plot(runs: dict, out: Path) -> list[str]:
 
 
 def make_env(cfg: CompareConfig) -> InternetExplorerEnv:
-    """The env every episode of a comparison runs in (full mode: the learner's own defaults, stride-1 stem)."""
+    """The env every episode of a comparison runs in (full mode: the learner's own defaults, stride-1 stem;
+    with a preset, the preset's options under any explicitly given ones)."""
     learner = {"steps_per_iteration": cfg.steps_per_iteration} if cfg.steps_per_iteration else {}
-    return InternetExplorerEnv(world=cfg.world, target=cfg.target, mode=cfg.mode, budget=cfg.budget,
-                               queries_per_iteration=cfg.queries_per_iteration,
-                               results_per_query=cfg.results_per_query, learner=learner,
+    loop = dict(mode=cfg.mode, budget=cfg.budget, queries_per_iteration=cfg.queries_per_iteration,
+                results_per_query=cfg.results_per_query, learner=learner, image_size=cfg.image_size)
+    if cfg.preset:
+        default = CompareConfig()
+        explicit = {k: v for k, v in loop.items() if k in ("budget", "queries_per_iteration", "results_per_query",
+                                                            "image_size") and v != getattr(default, k)}
+        loop = env_overrides(cfg.preset, **explicit, learner=learner)
+    return InternetExplorerEnv(world=cfg.world, target=cfg.target, **loop,
                                descriptors=tuple(load_descriptors(cfg.descriptors)) if cfg.descriptors != "none" else (),
                                frozen_encoder=cfg.frozen_encoder,
-                               vocabulary_under=tuple(s for s in cfg.vocabulary_under.split(",") if s),
-                               image_size=cfg.image_size)
+                               vocabulary_under=tuple(s for s in cfg.vocabulary_under.split(",") if s))
 
 
 def compare_agents(cfg: CompareConfig) -> dict:
@@ -168,6 +195,8 @@ def compare_agents(cfg: CompareConfig) -> dict:
     out = Path(cfg.out)
     out.mkdir(parents=True, exist_ok=True)
     env = make_env(cfg)
+    if cfg.preset:
+        print(describe(cfg.preset, env), flush=True)
     names = cfg.agent_names
     seeds = range(cfg.first_seed, cfg.first_seed + cfg.seeds)
     done = json.loads((out / "runs.json").read_text()) if cfg.resume and (out / "runs.json").exists() else {}
@@ -190,8 +219,10 @@ def compare_agents(cfg: CompareConfig) -> dict:
                     continue
                 bar.set_postfix(agent=name, seed=seed)
                 runs[name].append(run_episode(env, agent, seed, bar))
+                if env.config.mode == "full":
+                    runs[name][-1]["final"].update(env.scorer.linear_probe(seed))
                 atomic_write_json(out / "runs.json", runs)  # a crash later loses no finished episode
-    if cfg.mode == "full" and cfg.target_only:
+    if env.config.mode == "full" and cfg.target_only:
         runs["target_only"] = []
         for seed in tqdm(seeds, desc="target only"):
             if not keep("target_only", seed):
@@ -215,13 +246,48 @@ def summarise(cfg: CompareConfig, env, runs: dict) -> dict:
                 entry[m] = interval([r["final"][m] for r in seeds])
             entry["steps_per_s"] = float(np.mean([r["steps_per_s"] for r in seeds]))
             entry["web_share"] = interval([r["final"]["distinct_images"] / summary["web_images"] for r in seeds])
-        if cfg.mode == "full":
+        if env.config.mode == "full":
             entry["knn_accuracy"] = interval([r["final"]["knn_accuracy"] for r in seeds])
+            if all("linear_probe" in r["final"] for r in seeds):
+                entry["linear_probe"] = interval([r["final"]["linear_probe"] for r in seeds])
+        if all("seconds" in r for r in seeds):
+            entry["episode_seconds"] = float(np.mean([r["seconds"] for r in seeds]))
+        if all("time_split" in r for r in seeds):
+            entry["time_split"] = {k: float(np.mean([r["time_split"].get(k, 0.0) for r in seeds]))
+                                   for k in seeds[0]["time_split"]}
         summary["agents"][name] = entry
         summary[name] = entry  # top-level alias: summary[agent]["relevant_images"]["mean"]
     rates = [r["steps_per_s"] for n, s in runs.items() if n != "target_only" for r in s]
     summary["steps_per_s"] = len(rates) / sum(1 / r for r in rates)  # all steps over all episode time
+    episodes = [r["seconds"] for n, s in runs.items() if n != "target_only" for r in s if "seconds" in r]
+    if episodes:
+        summary["episode_seconds"] = float(np.mean(episodes))
+    if env.config.mode == "full":
+        summary["mode"] = "full"
+        summary["paired"] = paired_differences(runs)
+        summary["knn_curves"] = {n: np.mean([r["iterations"]["knn_accuracy"] for r in s], axis=0).round(4).tolist()
+                                 for n, s in runs.items() if s}
+        summary["learner"] = dict(env.config.learner)
+        summary["image_size"] = env.config.image_size
+        summary["budget"], summary["queries_per_iteration"] = env.config.budget, env.config.queries_per_iteration
+        summary["results_per_query"] = env.config.results_per_query
     return summary
+
+
+def paired_differences(runs: dict) -> dict:
+    """Per metric, ``"a-b"`` -> :func:`paired` for every pair of agents, and every agent minus target_only."""
+    agents = [n for n in runs if n != "target_only"]
+    pairs = [(a, b) for i, a in enumerate(agents) for b in agents[i + 1:]]
+    pairs = [(b, a) if a == "random" else (a, b) for a, b in pairs]  # "gp-random", not "random-gp"
+    if "target_only" in runs:
+        pairs += [(a, "target_only") for a in agents]
+    out: dict = {}
+    for metric in ("knn_accuracy", "linear_probe"):
+        for a, b in pairs:
+            d = paired(runs, a, b, metric)
+            if d is not None:
+                out.setdefault(metric, {})[f"{a}-{b}"] = d
+    return out
 
 
 def print_summary(summary: dict, out: str) -> None:
@@ -240,5 +306,29 @@ def print_summary(summary: dict, out: str) -> None:
     if shares:
         print("share of the web downloaded per episode: " + ", ".join(f"{n} {v:.1%}" for n, v in shares.items()))
     print(f"env steps/s: {summary['steps_per_s']:.0f}; results in {out}")
+    if summary["mode"] == "full":
+        print_full_mode(summary)
     print(json.dumps({k: summary[k] for k in ("mode", "budget", "seeds", "steps_per_s")}
                      | {"agents": summary["agents"]}))
+
+
+def print_full_mode(summary: dict) -> None:
+    """Full mode's extra lines: linear probe, paired differences, time split and kNN curves per arm."""
+    fmt = lambda d: f"{d['mean']:+.4f} [{d['lo']:+.4f}, {d['hi']:+.4f}]"  # noqa: E731
+    agents = summary["agents"]
+    print("\nper arm: kNN accuracy / linear probe (mean [95% interval]), episode seconds, time split")
+    for name, e in agents.items():
+        knn, lin = e.get("knn_accuracy"), e.get("linear_probe")
+        split = e.get("time_split", {})
+        total = sum(split.values()) or 1.0
+        shares = ", ".join(f"{k} {v / total:.0%}" for k, v in split.items())
+        print(f"  {name:<12} kNN {knn['mean']:.4f} [{knn['lo']:.4f}, {knn['hi']:.4f}]"
+              + (f"  linear {lin['mean']:.4f} [{lin['lo']:.4f}, {lin['hi']:.4f}]" if lin else "")
+              + (f"  {e['episode_seconds']:.0f} s" if "episode_seconds" in e else "") + (f"  ({shares})" if split else ""))
+    for metric, pairs in summary.get("paired", {}).items():
+        print(f"paired differences over the same seeds, {metric}: "
+              + "; ".join(f"{k} {fmt(d)} (n={d['seeds']})" for k, d in pairs.items()))
+    for name, curve in summary.get("knn_curves", {}).items():
+        print(f"  kNN curve {name:<12} " + " ".join(f"{v:.3f}" for v in curve))
+    if "episode_seconds" in summary:
+        print(f"mean episode wall time: {summary['episode_seconds']:.0f} s")
