@@ -7,7 +7,7 @@ import torch
 
 from ie_env.learning.backbones import BackboneError, make_backbone
 from ie_env.learning.learner import Learner, LearnerConfig
-from ie_env.run.presets import PresetError, env_overrides, steps_per_iteration
+from ie_env.run.presets import PRESETS, PresetError, env_overrides, steps_per_iteration
 
 LOWER = dict(backbone="efficientnet_lite0", pretrained=True, keep_stages=5, freeze_stages=5, upper_width=16,
              min_input=32, proj_hidden=32, proj_dim=16, batch_size=8, image_size=32)
@@ -54,7 +54,7 @@ def test_presets_table_and_explicit_options_win():
     env = env_overrides("cpu")
     lr = env["learner"]
     assert env["mode"] == "full" and lr["freeze_stages"] == 5 and lr["steps_per_iteration"] == steps_per_iteration(
-        lr, env["queries_per_iteration"], env["results_per_query"], 4.0)
+        lr, env["queries_per_iteration"], env["results_per_query"], PRESETS["cpu"]["candidate_epochs"])
     mine = env_overrides("cpu", budget=8, queries_per_iteration=2, learner={"steps_per_iteration": 3})
     assert mine["budget"] == 8 and mine["learner"]["steps_per_iteration"] == 3
     assert steps_per_iteration({"batch_size": 128, "pcr": 2.0}, 16, 20, 1.0) == 8  # 320 candidates, 43 a batch

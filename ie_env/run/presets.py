@@ -29,7 +29,7 @@ PRESETS: dict[str, dict] = {
         "learner": {"backbone": "efficientnet_lite0", "pretrained": True, "keep_stages": 5, "freeze_stages": 5,
                     "upper_width": 128, "min_input": 32, "batch_size": 128, "lr": 2e-3, "optimizer": "adamw",
                     "pcr": 2.0, "replay_keep": 0.5},
-        "candidate_epochs": 4.0,
+        "candidate_epochs": 8.0,
     },
 }
 """Preset name -> ``env`` (EnvConfig fields), ``learner`` (LearnerConfig fields) and ``candidate_epochs``
