@@ -22,7 +22,6 @@ from ie_env.learning.frozen import FrozenRewards, get_encoder
 from ie_env.learning.learner import Learner, LearnerConfig
 from ie_env.learning.reward import RelevanceReward, RewardConfig
 
-
 TIME_KEYS = ("scoring", "training", "evaluation")
 
 

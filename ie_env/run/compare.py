@@ -184,8 +184,8 @@ def make_env(cfg: CompareConfig) -> InternetExplorerEnv:
         explicit = {k: v for k, v in loop.items() if k in ("budget", "queries_per_iteration", "results_per_query",
                                                             "image_size") and v != getattr(default, k)}
         loop = env_overrides(cfg.preset, **explicit, learner=learner)
-    return InternetExplorerEnv(world=cfg.world, target=cfg.target, **loop,
-                               descriptors=tuple(load_descriptors(cfg.descriptors)) if cfg.descriptors != "none" else (),
+    descriptors = tuple(load_descriptors(cfg.descriptors)) if cfg.descriptors != "none" else ()
+    return InternetExplorerEnv(world=cfg.world, target=cfg.target, **loop, descriptors=descriptors,
                                frozen_encoder=cfg.frozen_encoder,
                                vocabulary_under=tuple(s for s in cfg.vocabulary_under.split(",") if s))
 
@@ -209,13 +209,13 @@ def compare_agents(cfg: CompareConfig) -> dict:
             runs[name].append(old[0])
         return bool(old)
 
-    with tqdm(total=len(names) * cfg.seeds * cfg.budget, desc="episodes", unit="query") as bar:
+    with tqdm(total=len(names) * cfg.seeds * env.config.budget, desc="episodes", unit="query") as bar:
         for name in names:
             agent = make_agent_for_env(name, env, **cfg.agent_options.get(name, {}))
             runs[name] = []
             for seed in seeds:
                 if keep(name, seed):
-                    bar.update(cfg.budget)
+                    bar.update(env.config.budget)
                     continue
                 bar.set_postfix(agent=name, seed=seed)
                 runs[name].append(run_episode(env, agent, seed, bar))
@@ -324,7 +324,8 @@ def print_full_mode(summary: dict) -> None:
         shares = ", ".join(f"{k} {v / total:.0%}" for k, v in split.items())
         print(f"  {name:<12} kNN {knn['mean']:.4f} [{knn['lo']:.4f}, {knn['hi']:.4f}]"
               + (f"  linear {lin['mean']:.4f} [{lin['lo']:.4f}, {lin['hi']:.4f}]" if lin else "")
-              + (f"  {e['episode_seconds']:.0f} s" if "episode_seconds" in e else "") + (f"  ({shares})" if split else ""))
+              + (f"  {e['episode_seconds']:.0f} s" if "episode_seconds" in e else "")
+              + (f"  ({shares})" if split else ""))
     for metric, pairs in summary.get("paired", {}).items():
         print(f"paired differences over the same seeds, {metric}: "
               + "; ".join(f"{k} {fmt(d)} (n={d['seeds']})" for k, d in pairs.items()))
