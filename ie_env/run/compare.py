@@ -211,7 +211,10 @@ def compare_agents(cfg: CompareConfig) -> dict:
 
     with tqdm(total=len(names) * cfg.seeds * env.config.budget, desc="episodes", unit="query") as bar:
         for name in names:
-            agent = make_agent_for_env(name, env, **cfg.agent_options.get(name, {}))
+            options = cfg.agent_options.get(name, {})
+            if name.startswith("gp"):  # the posterior refits once an iteration, as in the paper
+                options = {"refit_every": env.config.queries_per_iteration, **options}
+            agent = make_agent_for_env(name, env, **options)
             runs[name] = []
             for seed in seeds:
                 if keep(name, seed):
