@@ -253,19 +253,19 @@ def summarise(cfg: CompareConfig, env, runs: dict) -> dict:
             entry["knn_accuracy"] = interval([r["final"]["knn_accuracy"] for r in seeds])
             if all("linear_probe" in r["final"] for r in seeds):
                 entry["linear_probe"] = interval([r["final"]["linear_probe"] for r in seeds])
-        if all("seconds" in r for r in seeds):
+        if env.config.mode == "full" and all("seconds" in r for r in seeds):
             entry["episode_seconds"] = float(np.mean([r["seconds"] for r in seeds]))
-        if all("time_split" in r for r in seeds):
+        if env.config.mode == "full" and all("time_split" in r for r in seeds):
             entry["time_split"] = {k: float(np.mean([r["time_split"].get(k, 0.0) for r in seeds]))
                                    for k in seeds[0]["time_split"]}
         summary["agents"][name] = entry
         summary[name] = entry  # top-level alias: summary[agent]["relevant_images"]["mean"]
     rates = [r["steps_per_s"] for n, s in runs.items() if n != "target_only" for r in s]
     summary["steps_per_s"] = len(rates) / sum(1 / r for r in rates)  # all steps over all episode time
-    episodes = [r["seconds"] for n, s in runs.items() if n != "target_only" for r in s if "seconds" in r]
-    if episodes:
-        summary["episode_seconds"] = float(np.mean(episodes))
     if env.config.mode == "full":
+        episodes = [r["seconds"] for n, s in runs.items() if n != "target_only" for r in s if "seconds" in r]
+        if episodes:
+            summary["episode_seconds"] = float(np.mean(episodes))
         summary["mode"] = "full"
         summary["paired"] = paired_differences(runs)
         summary["knn_curves"] = {n: np.mean([r["iterations"]["knn_accuracy"] for r in s], axis=0).round(4).tolist()
