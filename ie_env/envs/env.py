@@ -1,6 +1,7 @@
 """``InternetExplorerEnv``: the Internet Explorer loop as a Gymnasium environment."""
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass, field, fields
 
 import gymnasium as gym
@@ -214,6 +215,7 @@ class InternetExplorerEnv(gym.Env):
         self.last = (0.0, 0.0)
         self.shown: dict = {}
         self.history: list[dict] = []
+        self.search_seconds = 0.0
         self._started = True
         return self._obs(), {"iteration": 0}
 
@@ -230,8 +232,10 @@ class InternetExplorerEnv(gym.Env):
         if not self._started:
             raise RuntimeError("call reset() before step()")
         concept, query = self.query_text(action)
+        start, scored = time.perf_counter(), self.scorer.seconds["scoring"]
         results = self._search(query)
         ids, image_rewards, relevant = self._fetch(results)
+        self.search_seconds += time.perf_counter() - start - (self.scorer.seconds["scoring"] - scored)
         k = self.config.reward_top
         top = np.sort(image_rewards)[::-1][:k]
         reward = float(top.mean()) if len(top) else 0.0
@@ -265,7 +269,9 @@ class InternetExplorerEnv(gym.Env):
         return self._obs(), reward, False, self.t >= self.config.budget, info
 
     def _end_iteration(self) -> dict:
+        start = time.perf_counter()
         images = self._images(self.candidates) if self.scorer.trains else None
+        self.search_seconds += time.perf_counter() - start  # reading the candidates back counts as fetching
         stats = self.scorer.end_iteration(images, np.asarray(self.candidate_rewards, np.float32))
         self.candidates, self.candidate_rewards = [], []
         self.iteration += 1
@@ -318,7 +324,8 @@ class InternetExplorerEnv(gym.Env):
                 "found_classes": sorted(self.found_classes), "rewards": list(self.rewards),
                 "candidates": list(self.candidates), "candidate_rewards": list(self.candidate_rewards),
                 "knn_accuracy": self.knn_accuracy, "last": list(self.last), "history": list(self.history),
-                "np_random": dict(self.np_random.bit_generator.state), "scorer": self.scorer.state_dict()}
+                "np_random": dict(self.np_random.bit_generator.state), "scorer": self.scorer.state_dict(),
+                "search_seconds": self.search_seconds}
 
     def load_state_dict(self, d: dict) -> None:
         """Continue the episode saved by :meth:`state_dict` (same configuration)."""
@@ -334,9 +341,15 @@ class InternetExplorerEnv(gym.Env):
         self.last = tuple(float(x) for x in d["last"])
         self.history = list(d["history"])
         self.shown = {}  # the last step before the checkpoint is not drawn again
+        self.search_seconds = float(d.get("search_seconds", 0.0))
         self._started = True
 
     # --- measurement -----------------------------------------------------------------------------
+    def time_split(self) -> dict:
+        """Seconds of the episode so far spent searching and fetching, scoring (embedding answers and the reward's
+        target set), training and evaluating (kNN, linear probe)."""
+        return {"search": getattr(self, "search_seconds", 0.0), **self.scorer.seconds}
+
     def metrics(self) -> dict:
         """Distinct images found so far and how many are relevant (ground truth; measurement only)."""
         return {"queries": self.t, "distinct_images": len(self.seen), "relevant_images": len(self.found),

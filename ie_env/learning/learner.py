@@ -72,6 +72,15 @@ class LearnerConfig:
     """Channel multiplier of ``resnet18`` (0.5 = half width)."""
     pretrained: bool = False
     """Start from ImageNet weights (``efficientnet_lite0`` only)."""
+    keep_stages: int = -1
+    """With ``pretrained``: keep the pretrained weights of the lowest this many backbone stages only and
+    re-initialise the rest (-1: all). ``efficientnet_lite0`` has 9 stages (stem, 7 MBConv stages, head conv)."""
+    freeze_stages: int = 0
+    """Freeze the lowest this many backbone stages (no gradient, fixed BatchNorm statistics; run without
+    autograd, so a step is cheaper). ``resnet18`` has 5 stages (stem, layer1..4)."""
+    upper_width: int = 0
+    """With ``keep_stages`` >= 1: replace the backbone's stages above the kept ones by a small upper stage
+    (conv3x3 to this width, conv3x3 stride 2 to twice it; features 2x this wide). 0: the backbone's own."""
     stem_stride: int = 1
     """Stride of the ``resnet18`` stem: 1 (CIFAR adaptation, the default) or 2 (~3x cheaper on a CPU)."""
     min_input: int = 0
@@ -182,7 +191,8 @@ class SSLModel(nn.Module):
     def __init__(self, cfg: LearnerConfig):
         super().__init__()
         self.backbone, self.feat_dim = make_backbone(cfg.backbone, cfg.width, cfg.pretrained, cfg.stem_stride,
-                                                     cfg.min_input)
+                                                     cfg.min_input, cfg.keep_stages, cfg.freeze_stages,
+                                                     cfg.upper_width)
         # MoCo v3: 3-layer projector and 2-layer predictor, BN on outputs; SimSiam: 3-layer projector with BN
         # on its output, 2-layer bottleneck predictor without.
         moco = cfg.objective == "moco"
@@ -196,10 +206,12 @@ class SSLModel(nn.Module):
     def project(self, x: torch.Tensor) -> torch.Tensor:
         return self.projector(self.backbone(x))
 
-    def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """Projections and predictions (what a training step differentiates; DDP wraps this call)."""
-        z = self.project(x)
-        return z, self.predictor(z)
+    def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """Projections, predictions and the frozen lower stages' features (computed once, shared with the momentum
+        encoder): what a training step differentiates; DDP wraps this call."""
+        low = self.backbone.lower(x)
+        z = self.projector(self.backbone.upper(low))
+        return z, self.predictor(z), low
 
 
 def _check_images(name: str, images, allow_empty: bool = True) -> np.ndarray:
@@ -287,13 +299,14 @@ class Learner:
     def _loss(self, v1: torch.Tensor, v2: torch.Tensor) -> torch.Tensor:
         cfg = self.config
         x = torch.cat([v1, v2])  # one pass for both views: same BN statistics, faster on CPU
-        z, p = self.online(x)
+        z, p, low = self.online(x)
         p1, p2 = p.chunk(2)
         if cfg.objective == "simsiam":
             z1, z2 = z.detach().chunk(2)
             return -(F.cosine_similarity(p1, z2, dim=1).mean() + F.cosine_similarity(p2, z1, dim=1).mean()) / 2
         with torch.no_grad():
-            k1, k2 = self.momentum_model.project(x).chunk(2)
+            mom = self.momentum_model
+            k1, k2 = mom.projector(mom.backbone.upper(low)).chunk(2)
         return self._infonce(p1, k2) + self._infonce(p2, k1)
 
     def _infonce(self, q: torch.Tensor, k: torch.Tensor) -> torch.Tensor:
@@ -454,7 +467,8 @@ class Learner:
     def load_state_dict(self, state: dict) -> None:
         """Restore a :meth:`state_dict` taken from a learner with the same architecture."""
         saved = state.get("config", {})
-        for key in ("objective", "backbone", "width", "stem_stride", "min_input", "proj_hidden", "proj_dim"):
+        for key in ("objective", "backbone", "width", "stem_stride", "min_input", "proj_hidden", "proj_dim",
+                    "keep_stages", "upper_width"):
             if key in saved and saved[key] != getattr(self.config, key):
                 raise LearnerError(f"checkpoint has {key}={saved[key]!r} but this learner has "
                                    f"{getattr(self.config, key)!r}: build the learner with Learner.from_state_dict")

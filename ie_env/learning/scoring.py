@@ -5,16 +5,28 @@ embedded once (cached on disk by :mod:`ie_env.learning.frozen`), so a query's re
 ``LearnerScorer``: the self-supervised learner embeds each answer's images with its current weights, trains at
 every iteration end, refreshes the target embeddings and measures kNN accuracy on the target's test split.
 Both score raw images too (``rewards_of``), which the live environment uses.
+
+Every scorer keeps ``seconds``: wall time spent scoring (embedding answers, refreshing the reward's target
+embeddings), training and evaluating (kNN, linear probe) since its last ``reset``; the env reports it as the
+episode's time split.
 """
 from __future__ import annotations
+
+import time
 
 import numpy as np
 
 from ie_env.failpoints import failpoint
-from ie_env.learning.evaluation import knn_accuracy
+from ie_env.learning.evaluation import knn_accuracy, linear_probe
 from ie_env.learning.frozen import FrozenRewards, get_encoder
 from ie_env.learning.learner import Learner, LearnerConfig
 from ie_env.learning.reward import RelevanceReward, RewardConfig
+
+TIME_KEYS = ("scoring", "training", "evaluation")
+
+
+def _new_seconds() -> dict:
+    return dict.fromkeys(TIME_KEYS, 0.0)
 
 
 def reference_subset(n: int, size: int, seed: int) -> np.ndarray:
@@ -39,24 +51,28 @@ class FrozenScorer:
             ref = get_encoder(cfg.frozen_encoder, cfg.image_size).target_embeddings(target, "train")
             self.reward.set_target(np.ascontiguousarray(ref[reference_subset(len(ref), cfg.reward_targets, 0)]))
         self.encoder = get_encoder(cfg.frozen_encoder, cfg.image_size)
+        self.seconds = _new_seconds()
 
     def reset(self, seed: int) -> None:
-        pass
+        self.seconds = _new_seconds()
 
     def image_rewards(self, idx: np.ndarray) -> np.ndarray:
         return self.table.image_rewards(idx)
 
     def rewards_of(self, images: np.ndarray) -> np.ndarray:
-        return self.reward.image_rewards(self.encoder.embed(images)) if len(images) else np.zeros(0, np.float32)
+        start = time.perf_counter()
+        out = self.reward.image_rewards(self.encoder.embed(images)) if len(images) else np.zeros(0, np.float32)
+        self.seconds["scoring"] += time.perf_counter() - start
+        return out
 
     def end_iteration(self, images, rewards: np.ndarray) -> dict:
         return {}
 
     def state_dict(self) -> dict:
-        return {}
+        return {"seconds": dict(self.seconds)}
 
     def load_state_dict(self, state: dict) -> None:
-        pass
+        self.seconds = {**_new_seconds(), **state.get("seconds", {})}
 
 
 class LearnerScorer:
@@ -70,35 +86,60 @@ class LearnerScorer:
         self.test_idx = reference_subset(len(target.test), cfg.eval_images, 1)
         self.bank_idx = reference_subset(len(target.probe_train), 5 * cfg.eval_images, 2)
         self.learner = None
+        self.seconds = _new_seconds()
 
     def reset(self, seed: int) -> None:
+        self.seconds = _new_seconds()
         self.learner = Learner(LearnerConfig(**{**self.cfg.learner, "image_size": self.cfg.image_size,
                                                 "seed": seed, "device": self.cfg.device}))
         self.ref_idx = reference_subset(len(self.target.train), self.cfg.reward_targets, seed)
+        self._refresh_reward()
+
+    def _refresh_reward(self) -> None:
+        start = time.perf_counter()
         self.reward.set_target(self.learner.embed(self.target.train[self.ref_idx]))
+        self.seconds["scoring"] += time.perf_counter() - start
 
     def image_rewards(self, idx: np.ndarray) -> np.ndarray:
         return self.rewards_of(self.world.load_images(idx, self.cfg.image_size))
 
     def rewards_of(self, images: np.ndarray) -> np.ndarray:
-        return self.reward.image_rewards(self.learner.embed(images)) if len(images) else np.zeros(0, np.float32)
+        start = time.perf_counter()
+        out = self.reward.image_rewards(self.learner.embed(images)) if len(images) else np.zeros(0, np.float32)
+        self.seconds["scoring"] += time.perf_counter() - start
+        return out
 
     def end_iteration(self, images, rewards: np.ndarray) -> dict:
+        start = time.perf_counter()
         stats = self.learner.train(images, rewards if len(rewards) else None, self.target.train)
+        self.seconds["training"] += time.perf_counter() - start
         failpoint("evaluate")
-        self.reward.set_target(self.learner.embed(self.target.train[self.ref_idx]))
+        self._refresh_reward()
+        start = time.perf_counter()
         t = self.target
         acc = knn_accuracy(self.learner.embed(t.probe_train[self.bank_idx]), t.probe_train_labels[self.bank_idx],
                            self.learner.embed(t.test[self.test_idx]), t.test_labels[self.test_idx])
-        return {"knn_accuracy": float(acc), "train_loss": float(stats.loss)}
+        self.seconds["evaluation"] += time.perf_counter() - start
+        return {"knn_accuracy": float(acc), "train_loss": float(stats.loss), "train_steps": stats.steps}
+
+    def linear_probe(self, seed: int = 0) -> dict:
+        """Linear probe (logistic regression, C chosen on held-out train) on the learner's frozen features: the
+        labelled probe_train split (the kNN bank's subset) to fit, the kNN test subset to score."""
+        start = time.perf_counter()
+        t = self.target
+        acc, C = linear_probe(self.learner.embed(t.probe_train[self.bank_idx]), t.probe_train_labels[self.bank_idx],
+                              self.learner.embed(t.test[self.test_idx]), t.test_labels[self.test_idx], seed=seed)
+        self.seconds["evaluation"] += time.perf_counter() - start
+        return {"linear_probe": float(acc), "linear_probe_C": float(C)}
 
     def state_dict(self) -> dict:
-        return {"learner": self.learner.state_dict(), "ref_idx": self.ref_idx.copy()}
+        return {"learner": self.learner.state_dict(), "ref_idx": self.ref_idx.copy(), "seconds": dict(self.seconds)}
 
     def load_state_dict(self, state: dict) -> None:
         self.learner = Learner.from_state_dict(state["learner"])
         self.ref_idx = np.asarray(state["ref_idx"], np.int64)
         self.reward.set_target(self.learner.embed(self.target.train[self.ref_idx]))
+        self.seconds = {**_new_seconds(), **state.get("seconds", {})}
 
 
 def make_scorer(cfg, world, target):

@@ -105,11 +105,12 @@ def cmd_target(args) -> dict:
 
 
 def cmd_demo(args) -> dict | None:
-    """The main job: the paper's GP agent versus random exploration, full mode, one seed (target-only is left to
-    ``compare_agents.py --mode full``). Ends with the table and where the files are; the summary is in
-    ``OUT/summary.json`` (and on stdout with ``--json``)."""
-    cfg = CompareConfig(mode="full", agents="random,gp", seeds=1, first_seed=args.seed, budget=args.budget,
-                        world=args.world, target=args.target, out=args.out, target_only=False)
+    """The main job: the paper's GP agent versus random exploration versus the target alone, full mode with the
+    ``cpu`` preset (:mod:`ie_env.run.presets`), one seed; ends with the table, the paired differences, the time
+    split and the kNN curves, then where the files are (the summary goes to stdout only with ``--json``)."""
+    cfg = CompareConfig(mode="full", agents="gp,random", seeds=1, first_seed=args.seed,
+                        budget=CompareConfig.budget if args.budget is None else args.budget, world=args.world, target=args.target,
+                        out=args.out, target_only=True, preset=args.preset)
     summary = compare_agents(cfg)
     print_summary(summary, cfg.out)
     return summary if args.json else None
@@ -248,10 +249,12 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("--image-size", type=int, default=32, help="image side in pixels")
     sp.add_argument("--world", default="", help="also list the relevant classes of this world")
     sp = add("demo", cmd_demo, "the main job: explore the default world and report what was found")
-    sp.add_argument("--budget", type=int, default=128, help="number of queries")
+    sp.add_argument("--budget", type=int, default=None, help="number of queries (default: the preset's)")
     sp.add_argument("--seed", type=int, default=0, help="random seed")
     sp.add_argument("--world", default="tinyweb", help="world name")
-    sp.add_argument("--target", default="cifar10", help="target dataset")
+    sp.add_argument("--target", default="tiny-imagenet:carnivore.n.01",
+                    help="target dataset (default: the 13 Tiny ImageNet val classes under carnivore.n.01)")
+    sp.add_argument("--preset", default="cpu", help="full-mode preset (see ie_env.run.presets)")
     sp.add_argument("--out", default="runs/demo", help="folder of the summary, runs and plots")
 
     def loop_args(sp, **defaults) -> None:

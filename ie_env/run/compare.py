@@ -5,15 +5,19 @@
 Counts distinct images only (a repeated query brings nothing new). Writes ``OUT/runs.json`` (every run's
 curves, after every episode), ``OUT/summary.json`` (per agent: mean and 95% interval over seeds of
 ``relevant_images``, ``precision``, ``relevant_classes``, ``distinct_images``, and ``steps_per_s``; in full mode
-``knn_accuracy`` and a ``target_only`` entry; ``failed``: episodes that failed on Ray twice), the same as
+``knn_accuracy``, ``linear_probe``, ``episode_seconds`` and ``time_split`` and a ``target_only`` entry, plus
+``paired``: the mean and 95% interval of the per-seed differences between arms, e.g.
+``paired["knn_accuracy"]["gp-random"]``; ``failed``: episodes that failed on Ray twice), the same as
 ``OUT/summary.csv`` (one row per agent), PNG plots and, with ``tensorboard`` set, TensorBoard scalars per
 iteration (:mod:`ie_env.run.report`). ``experiments/compare_agents.py`` and ``ie-explore demo`` are its command
-lines. With ``ray`` set, every episode is a Ray task (:mod:`ie_env.run.ray_sweep`) that builds the env in its own
-worker process (:func:`worker_episode`).
+lines. ``preset`` applies a named set of env/learner options (:mod:`ie_env.run.presets`). With ``ray`` set, every
+episode is a Ray task (:mod:`ie_env.run.ray_sweep`) that builds the env in its own worker process
+(:func:`worker_episode`).
 """
 from __future__ import annotations
 
 import json
+import time
 from dataclasses import asdict, dataclass, field
 from functools import partial
 from pathlib import Path
@@ -27,6 +31,7 @@ from agents.descriptors import load_descriptors
 from ie_env.atomic import atomic_write_json
 from ie_env.data.text_embedding import concept_embeddings
 from ie_env.envs.env import EnvConfig, InternetExplorerEnv
+from ie_env.run.presets import describe, env_overrides
 from ie_env.run.ray_sweep import run_tasks
 from ie_env.run.report import fmt, require_tensorboard, write_summary_csv, write_tensorboard
 from ie_env.run.runner import run_episode
@@ -82,6 +87,9 @@ class CompareConfig:
     ray: str = ""
     """Run each (agent, seed) episode as a Ray task: ``local`` (a Ray instance started here; ``--ray`` alone),
     ``auto`` or a cluster address (``ray://head:10001``); empty: one episode after another in this process."""
+    preset: str = ""
+    """Named full-mode preset (``cpu``: the paper's schedule sized for a 2-core CPU; see ie_env.run.presets). Its
+    options replace the defaults; options set explicitly to non-default values still win."""
 
     def __post_init__(self) -> None:
         if self.seeds < 1 or self.budget < 1:
@@ -118,13 +126,27 @@ def ceiling(env) -> dict:
 
 
 def target_only(env, seed: int) -> dict:
-    """Full mode without web images: the learner trains on the target alone for the same iterations."""
+    """Full mode without web images: the learner trains on the target alone for the same iterations (and so the
+    same SSL steps), then the same final linear probe."""
+    start = time.perf_counter()
     env.reset(seed=seed)
     accs = []
     n_iter = -(-env.config.budget // env.config.queries_per_iteration)
     for _ in range(n_iter):
         accs.append(env.scorer.end_iteration(None, np.zeros(0, np.float32))["knn_accuracy"])
-    return {"seed": seed, "final": {"knn_accuracy": accs[-1]}, "iterations": {"knn_accuracy": accs}}
+    final = {"knn_accuracy": accs[-1], **env.scorer.linear_probe(seed)}
+    return {"seed": seed, "final": final, "iterations": {"knn_accuracy": accs},
+            "seconds": time.perf_counter() - start, "time_split": {**env.time_split(), "agent": 0.0}}
+
+
+def paired(runs: dict, a: str, b: str, metric: str) -> dict | None:
+    """Mean and 95% t-interval of ``a - b`` over the seeds both arms ran (``None`` when they share none)."""
+    left = {r["seed"]: r["final"].get(metric) for r in runs.get(a, [])}
+    right = {r["seed"]: r["final"].get(metric) for r in runs.get(b, [])}
+    seeds = sorted(s for s in left if s in right and left[s] is not None and right[s] is not None)
+    if not seeds:
+        return None
+    return {**interval([left[s] - right[s] for s in seeds]), "seeds": len(seeds)}
 
 
 def band(arr: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -185,15 +207,21 @@ def plot(runs: dict, out: Path, queries_per_iteration: int = 0) -> list[str]:
 
 
 def make_env(cfg: CompareConfig) -> InternetExplorerEnv:
-    """The env every episode of a comparison runs in (full mode: the learner's own defaults, stride-1 stem)."""
+    """The env every episode of a comparison runs in (full mode: the learner's own defaults, stride-1 stem;
+    with a preset, the preset's options under any explicitly given ones)."""
     learner = {"steps_per_iteration": cfg.steps_per_iteration} if cfg.steps_per_iteration else {}
-    return InternetExplorerEnv(world=cfg.world, target=cfg.target, mode=cfg.mode, budget=cfg.budget,
-                               queries_per_iteration=cfg.queries_per_iteration,
-                               results_per_query=cfg.results_per_query, learner=learner,
-                               descriptors=tuple(load_descriptors(cfg.descriptors)) if cfg.descriptors != "none" else (),
+    loop = dict(mode=cfg.mode, budget=cfg.budget, queries_per_iteration=cfg.queries_per_iteration,
+                results_per_query=cfg.results_per_query, learner=learner, image_size=cfg.image_size)
+    if cfg.preset:
+        default = CompareConfig()
+        explicit = {k: v for k, v in loop.items() if k in ("budget", "queries_per_iteration", "results_per_query",
+                                                            "image_size") and v != getattr(default, k)}
+        loop = env_overrides(cfg.preset, **explicit, learner=learner)
+    descriptors = tuple(load_descriptors(cfg.descriptors)) if cfg.descriptors != "none" else ()
+    return InternetExplorerEnv(world=cfg.world, target=cfg.target, **loop, descriptors=descriptors,
                                frozen_encoder=cfg.frozen_encoder,
                                vocabulary_under=tuple(s for s in cfg.vocabulary_under.split(",") if s),
-                               image_size=cfg.image_size, device=cfg.device)
+                               device=cfg.device)
 
 
 def run_one(cfg: CompareConfig, name: str, seed: int, env: InternetExplorerEnv, agent=None, bar=None) -> dict:
@@ -201,8 +229,15 @@ def run_one(cfg: CompareConfig, name: str, seed: int, env: InternetExplorerEnv, 
     ``target_only`` baseline."""
     if name == "target_only":
         return target_only(env, seed)
-    agent = agent or make_agent_for_env(name, env, **cfg.agent_options.get(name, {}))
-    return run_episode(env, agent, seed, bar)
+    if agent is None:
+        options = cfg.agent_options.get(name, {})
+        if name.startswith("gp"):  # the posterior refits once an iteration, as in the paper
+            options = {"refit_every": env.config.queries_per_iteration, **options}
+        agent = make_agent_for_env(name, env, **options)
+    run = run_episode(env, agent, seed, bar)
+    if env.config.mode == "full":
+        run["final"].update(env.scorer.linear_probe(seed))
+    return run
 
 
 _worker_env: list = []
@@ -221,7 +256,9 @@ def compare_agents(cfg: CompareConfig) -> dict:
     out = Path(cfg.out)
     out.mkdir(parents=True, exist_ok=True)
     env = make_env(cfg)
-    names = cfg.agent_names + (["target_only"] if cfg.mode == "full" and cfg.target_only else [])
+    if cfg.preset:
+        print(describe(cfg.preset, env), flush=True)
+    names = cfg.agent_names + (["target_only"] if env.config.mode == "full" and cfg.target_only else [])
     seeds = range(cfg.first_seed, cfg.first_seed + cfg.seeds)
     done = json.loads((out / "runs.json").read_text()) if cfg.resume and (out / "runs.json").exists() else {}
     runs: dict[str, list] = {name: [] for name in names}
@@ -243,14 +280,12 @@ def compare_agents(cfg: CompareConfig) -> dict:
         failed = [{"agent": name, "seed": seed, "error": error}
                   for (name, seed), error in run_tasks(cfg.ray, partial(worker_episode, cfg), todo, finish)]
     else:
-        failed, agents = [], {}
-        queries = sum(cfg.budget for name, _ in todo if name != "target_only")
+        failed = []
+        queries = sum(env.config.budget for name, _ in todo if name != "target_only")
         with tqdm(total=queries, desc="episodes", unit="query") as bar:
             for name, seed in todo:
                 bar.set_postfix(agent=name, seed=seed)
-                if name not in agents and name != "target_only":
-                    agents[name] = make_agent_for_env(name, env, **cfg.agent_options.get(name, {}))
-                finish((name, seed), run_one(cfg, name, seed, env, agents.get(name), bar))
+                finish((name, seed), run_one(cfg, name, seed, env, None, bar))
     runs = {name: r for name, r in runs.items() if r}
     summary = summarise(cfg, env, runs) | {"failed": failed}
     summary["plots"] = plot(runs, out, cfg.queries_per_iteration)
@@ -274,13 +309,48 @@ def summarise(cfg: CompareConfig, env, runs: dict) -> dict:
                 entry[m] = interval([r["final"][m] for r in seeds])
             entry["steps_per_s"] = float(np.mean([r["steps_per_s"] for r in seeds]))
             entry["web_share"] = interval([r["final"]["distinct_images"] / summary["web_images"] for r in seeds])
-        if cfg.mode == "full":
+        if env.config.mode == "full":
             entry["knn_accuracy"] = interval([r["final"]["knn_accuracy"] for r in seeds])
+            if all("linear_probe" in r["final"] for r in seeds):
+                entry["linear_probe"] = interval([r["final"]["linear_probe"] for r in seeds])
+        if env.config.mode == "full" and all("seconds" in r for r in seeds):
+            entry["episode_seconds"] = float(np.mean([r["seconds"] for r in seeds]))
+        if env.config.mode == "full" and all("time_split" in r for r in seeds):
+            entry["time_split"] = {k: float(np.mean([r["time_split"].get(k, 0.0) for r in seeds]))
+                                   for k in seeds[0]["time_split"]}
         summary["agents"][name] = entry
         summary[name] = entry  # top-level alias: summary[agent]["relevant_images"]["mean"]
     rates = [r["steps_per_s"] for n, s in runs.items() if n != "target_only" for r in s]
     summary["steps_per_s"] = len(rates) / sum(1 / r for r in rates) if rates else 0.0  # steps over episode time
+    if env.config.mode == "full":
+        episodes = [r["seconds"] for n, s in runs.items() if n != "target_only" for r in s if "seconds" in r]
+        if episodes:
+            summary["episode_seconds"] = float(np.mean(episodes))
+        summary["mode"] = "full"
+        summary["paired"] = paired_differences(runs)
+        summary["knn_curves"] = {n: np.mean([r["iterations"]["knn_accuracy"] for r in s], axis=0).round(4).tolist()
+                                 for n, s in runs.items() if s}
+        summary["learner"] = dict(env.config.learner)
+        summary["image_size"] = env.config.image_size
+        summary["budget"], summary["queries_per_iteration"] = env.config.budget, env.config.queries_per_iteration
+        summary["results_per_query"] = env.config.results_per_query
     return summary
+
+
+def paired_differences(runs: dict) -> dict:
+    """Per metric, ``"a-b"`` -> :func:`paired` for every pair of agents, and every agent minus target_only."""
+    agents = [n for n in runs if n != "target_only"]
+    pairs = [(a, b) for i, a in enumerate(agents) for b in agents[i + 1:]]
+    pairs = [(b, a) if a == "random" else (a, b) for a, b in pairs]  # "gp-random", not "random-gp"
+    if "target_only" in runs:
+        pairs += [(a, "target_only") for a in agents]
+    out: dict = {}
+    for metric in ("knn_accuracy", "linear_probe"):
+        for a, b in pairs:
+            d = paired(runs, a, b, metric)
+            if d is not None:
+                out.setdefault(metric, {})[f"{a}-{b}"] = d
+    return out
 
 
 def print_summary(summary: dict, out: str) -> None:
@@ -302,3 +372,5 @@ def print_summary(summary: dict, out: str) -> None:
     folder = Path(out)
     print(f"results in {folder}/: summary.json, summary.csv, runs.json"
           + "".join(f", {p}" for p in summary.get("plots", [])))
+    if summary["mode"] == "full":
+        print_full_mode(summary)

@@ -119,10 +119,14 @@ def run_episode(env, agent, seed: int, bar=None, progress: bool = False, run_dir
     start = time.perf_counter()
     while env.t < budget:
         failpoint("step")
+        t0 = time.perf_counter()
         q = agent.act()
         action = (q.concept, q.descriptor + 1) if env.config.descriptors else q.concept
+        t1 = time.perf_counter()
         _, reward, _, _, info = env.step(action)
+        t2 = time.perf_counter()
         agent.observe(q, reward, info)
+        log["agent_seconds"] = log.get("agent_seconds", 0.0) + (t1 - t0) + (time.perf_counter() - t2)
         log["it_new"] += info["new_images"]
         log["it_rel"] += info["new_relevant"]
         log["it_rewards"].append(float(reward))
@@ -146,8 +150,10 @@ def run_episode(env, agent, seed: int, bar=None, progress: bool = False, run_dir
     log["seconds"] += time.perf_counter() - start
     if own is not None:
         own.close()
+    split = env.time_split() if hasattr(env, "time_split") else {}
     result = {"seed": seed, "final": env.metrics(), "curve": log["curve"], "iterations": log["iterations"],
-              "steps_per_s": budget / max(log["seconds"], 1e-9), "queries": [h["query"] for h in env.history]}
+              "steps_per_s": budget / max(log["seconds"], 1e-9), "queries": [h["query"] for h in env.history],
+              "seconds": log["seconds"], "time_split": {**split, "agent": log.get("agent_seconds", 0.0)}}
     if write:
         atomic_write_json(Path(run_dir) / RESULT, result)
     return result
