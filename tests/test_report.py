@@ -110,7 +110,7 @@ def test_demo_ends_with_the_table_and_prints_json_only_with_flag(compared, monke
     monkeypatch.setattr(cli, "compare_agents", lambda cfg: seen.append(cfg) or summary)
     assert cli.main(["demo", "--out", str(out / "run")]) == 0
     lines = capsys.readouterr().out.strip().splitlines()
-    assert seen[0].mode == "full" and seen[0].agents == "random,gp"
+    assert seen[0].mode == "full" and seen[0].agents == "gp,random" and seen[0].preset == "cpu" and seen[0].target_only
     assert lines[-1].startswith(f"results in {out / 'run'}/") and not any(line.startswith("{") for line in lines)
     assert len(lines) < 12
     assert cli.main(["demo", "--out", str(out / "run"), "--json"]) == 0

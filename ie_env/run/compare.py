@@ -374,3 +374,26 @@ def print_summary(summary: dict, out: str) -> None:
           + "".join(f", {p}" for p in summary.get("plots", [])))
     if summary["mode"] == "full":
         print_full_mode(summary)
+
+
+def print_full_mode(summary: dict) -> None:
+    """Full mode's extra lines: linear probe, paired differences, time split and kNN curves per arm."""
+    fmt = lambda d: f"{d['mean']:+.4f} [{d['lo']:+.4f}, {d['hi']:+.4f}]"  # noqa: E731
+    agents = summary["agents"]
+    print("\nper arm: kNN accuracy / linear probe (mean [95% interval]), episode seconds, time split")
+    for name, e in agents.items():
+        knn, lin = e.get("knn_accuracy"), e.get("linear_probe")
+        split = e.get("time_split", {})
+        total = sum(split.values()) or 1.0
+        shares = ", ".join(f"{k} {v / total:.0%}" for k, v in split.items())
+        print(f"  {name:<12} kNN {knn['mean']:.4f} [{knn['lo']:.4f}, {knn['hi']:.4f}]"
+              + (f"  linear {lin['mean']:.4f} [{lin['lo']:.4f}, {lin['hi']:.4f}]" if lin else "")
+              + (f"  {e['episode_seconds']:.0f} s" if "episode_seconds" in e else "")
+              + (f"  ({shares})" if split else ""))
+    for metric, pairs in summary.get("paired", {}).items():
+        print(f"paired differences over the same seeds, {metric}: "
+              + "; ".join(f"{k} {fmt(d)} (n={d['seeds']})" for k, d in pairs.items()))
+    for name, curve in summary.get("knn_curves", {}).items():
+        print(f"  kNN curve {name:<12} " + " ".join(f"{v:.3f}" for v in curve))
+    if "episode_seconds" in summary:
+        print(f"mean episode wall time: {summary['episode_seconds']:.0f} s")

@@ -28,7 +28,8 @@ def write_summary_csv(summary: dict, path: str | Path) -> None:
     """One row per agent: ``agent``, then ``<metric>_mean``, ``<metric>_lo``, ``<metric>_hi`` for every metric
     with an interval, and ``steps_per_s`` (blank where an agent lacks a metric, e.g. the target-only baseline)."""
     agents = summary["agents"]
-    metrics = list(dict.fromkeys(m for entry in agents.values() for m, v in entry.items() if isinstance(v, dict)))
+    metrics = list(dict.fromkeys(m for entry in agents.values() for m, v in entry.items()
+                                 if isinstance(v, dict) and "mean" in v))
     columns = ["agent"] + [f"{m}_{part}" for m in metrics for part in ("mean", "lo", "hi")] + ["steps_per_s"]
     buf = io.StringIO()
     writer = csv.DictWriter(buf, columns, restval="", lineterminator="\n")
