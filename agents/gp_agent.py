@@ -1,6 +1,6 @@
 """The paper's agent: a Gaussian process over concept text embeddings and a tiered Boltzmann sampler.
 
-Every ``refit_every`` observations (one env iteration) the GP posterior (:mod:`agents.gp_posterior`) is updated
+Every ``refit_every`` observations (one env iteration) the GP posterior (:mod:`agents.posterior`) is updated
 and every candidate concept is scored: unseen concepts by ``mean + std`` (optimism), observed ones by ``mean``.
 Queries are sampled from a tiered softmax: the temperature ``tau`` makes ``(max - min) / tau == 3``; the top
 250 concepts share 80% of the probability mass, the next 750 10%, the rest 10% (each tier a softmax of its
