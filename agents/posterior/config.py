@@ -44,6 +44,9 @@ class GPConfig:
     """Length-scale grid of the fit."""
     fit_noises: tuple = (0.01, 0.03, 0.1, 0.3, 1.0)
     """Noise-variance grid of the fit."""
+    factor_float64: bool = False
+    """Keep the Cholesky factor of the representer weights in float64 (twice the time and memory of float32,
+    whose relative error in the weights is ~1e-5 here)."""
     chunk: int = 8192
     """Candidates per batched Cholesky (bounds memory: chunk x neighbors^2 floats)."""
 

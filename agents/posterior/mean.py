@@ -13,7 +13,6 @@ import torch
 from threadpoolctl import threadpool_limits
 
 from agents.posterior.config import GPConfig
-from agents.posterior.kernel import kernel
 from agents.posterior.linalg import mm
 
 
@@ -29,21 +28,27 @@ def far_poly(lengthscale: float, lo: float, hi: float) -> tuple[float, float, fl
     return float(p0), float(p1), float(p2)
 
 
-def quadratic_term(emb_t: torch.Tensor, x: np.ndarray, alpha: np.ndarray, rank: int) -> np.ndarray:
-    """sum_j alpha_j (e . x_j)^2 for every row e of the embeddings. Fewer points than dimensions: directly
-    (M x n GEMM; LAPACK's eigh takes seconds on such rank-deficient matrices here). Otherwise through the
-    ``rank`` largest-magnitude eigenpairs of the d x d matrix sum_j alpha_j x_j x_j^T."""
+def far_projections(emb_t: torch.Tensor, x: np.ndarray, alpha: np.ndarray, rank: int) -> tuple[np.ndarray,
+                                                                                                np.ndarray]:
+    """For every row e of the embeddings: the linear moment ``sum_j alpha_j (e . x_j)`` and the quadratic one
+    ``sum_j alpha_j (e . x_j)^2``, from one M x (1 + r) GEMM. Fewer points than dimensions: r = n, exactly;
+    otherwise through the ``rank`` largest-magnitude eigenpairs of the d x d matrix sum_j alpha_j x_j x_j^T
+    (numpy's eigh on one thread: ~50 ms; torch's takes seconds in this build)."""
+    a32 = alpha.astype(np.float32)
+    a1 = mm(x.T, a32[:, None])  # (D, 1)
     if len(x) < x.shape[1]:
-        proj = mm(emb_t, x.T.astype(np.float32))  # (M, n)
-        proj *= proj
-        return mm(proj, alpha.astype(np.float32)[:, None])[:, 0]
-    a2 = mm(x.T * alpha, x)
-    with threadpool_limits(1, user_api="blas"):  # OpenBLAS threads fight torch's spinning OpenMP ones
-        evals, evecs = np.linalg.eigh(a2)       # (torch's eigh takes seconds in this build)
-    keep = np.argsort(-np.abs(evals), kind="stable")[:rank]
-    proj = mm(emb_t, evecs[:, keep].astype(np.float32))  # (M, r)
-    proj *= proj
-    return mm(proj, evals[keep].astype(np.float32)[:, None])[:, 0]
+        basis, weights = x.T, a32
+    else:
+        a2 = mm(x.T * a32, x).astype(np.float64)
+        with threadpool_limits(1, user_api="blas"):  # OpenBLAS threads fight torch's OpenMP ones
+            evals, evecs = np.linalg.eigh((a2 + a2.T) / 2)
+        keep = np.argsort(-np.abs(evals), kind="stable")[:rank]
+        basis, weights = evecs[:, keep].astype(np.float32), evals[keep].astype(np.float32)
+    proj = emb_t @ torch.from_numpy(np.ascontiguousarray(np.concatenate([a1, basis], axis=1)))  # (M, 1 + r)
+    lin = proj[:, 0].numpy().astype(np.float64)
+    sq = proj[:, 1:]
+    sq *= sq
+    return lin, (sq @ torch.from_numpy(weights)).numpy().astype(np.float64)
 
 
 def standardized_mean(emb_t: torch.Tensor, x: np.ndarray, alpha: np.ndarray, nbr_idx: np.ndarray,
@@ -52,22 +57,23 @@ def standardized_mean(emb_t: torch.Tensor, x: np.ndarray, alpha: np.ndarray, nbr
 
     Args:
         emb_t: (M, D) candidate embeddings.
-        x: (n, D) float64 embeddings of the observed concepts by slot; ``alpha`` their weights.
+        x: (n, D) float32 embeddings of the observed concepts by slot; ``alpha`` their weights.
         nbr_idx, nbr_sim: (M, k) each candidate's nearest observed slots (-1 = none) and cosines.
         cfg: the current hyper-parameters.
     """
     # far field: second-order expansion of exp(c / l^2) through the moments of the observations
     inv = 1.0 / cfg.lengthscale ** 2
     scale = cfg.signal_variance * np.exp(-inv)
-    a0 = alpha.sum()
-    a1 = mm(x.T, alpha[:, None])[:, 0].astype(np.float32)
-    quad = quadratic_term(emb_t, x, alpha, cfg.taylor_rank)
     p0, p1, p2 = far_poly(cfg.lengthscale, *cfg.far_fit_range)
-    far = scale * (p0 * a0 + p1 * mm(emb_t, a1[:, None])[:, 0] + p2 * quad)
-    # near field: exact terms for each candidate's neighbours, minus their quadratic stand-ins
-    c = np.where(nbr_idx >= 0, nbr_sim, np.float32(0.0))
-    resid = kernel(c, cfg).astype(np.float32)
-    resid -= np.float32(scale) * (np.float32(p0) + c * (np.float32(p1) + np.float32(p2) * c))
-    resid *= np.append(alpha, 0.0).astype(np.float32)[nbr_idx]  # slot -1 -> weight 0
-    near = resid.sum(axis=1, dtype=np.float64)
-    return far + near
+    lin, quad = far_projections(emb_t, x, alpha, cfg.taylor_rank)
+    far = scale * (p0 * alpha.sum() + p1 * lin + p2 * quad)
+    # near field: exact terms for each candidate's neighbours, minus their quadratic stand-ins (torch, in place)
+    idx = torch.from_numpy(nbr_idx)
+    c = torch.from_numpy(nbr_sim).masked_fill(idx < 0, 0.0)
+    resid = torch.exp((c - 1.0) * inv).mul_(cfg.signal_variance)
+    poly = c * p2
+    poly.add_(p1).mul_(c).add_(p0).mul_(scale)
+    resid.sub_(poly)
+    weights = torch.from_numpy(np.append(alpha, 0.0).astype(np.float32))  # slot -1 -> the appended 0
+    resid.mul_(weights[idx])
+    return far + resid.sum(dim=1, dtype=torch.float64).numpy()

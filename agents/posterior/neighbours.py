@@ -11,6 +11,9 @@ PAD = -1
 MERGE_STEP = 256
 """New concepts per merge: bounds the M x step similarity block."""
 
+DENSE_ENTRIES = 4_000_000
+"""Above this many new entries in a merge (short lists, early on) they are taken densely, k per row."""
+
 
 class NeighbourLists:
     """Per candidate, the ``k`` most similar observed concepts (slots ``idx``, cosines ``sim``), most similar
@@ -28,28 +31,41 @@ class NeighbourLists:
 
     def merge(self, emb_t: torch.Tensor, e_new: np.ndarray, first_slot: int) -> np.ndarray:
         """Merge new concepts (embeddings ``e_new``, slots ``first_slot``, ``first_slot + 1``, ...) into every
-        list (one M x b GEMM, then a top-k over the rows they enter). Returns, per candidate, whether its first
-        ``kv`` entries changed."""
+        list. Returns, per candidate, whether its first ``kv`` entries changed.
+
+        One M x b GEMM gives the cosines to the new concepts; only those above a list's last (least similar)
+        entry can enter it, about b k / n per list once n concepts are observed. Those few are gathered
+        (sparse; while lists are short, each row's best k instead), laid beside each changed list and merged by
+        one stable sort per list: equal cosines keep the older slot first."""
         m, b, k = len(self.idx), len(e_new), self.k
         changed = np.zeros(m, bool)
         for s0 in range(0, b, MERGE_STEP):
             s1 = min(b, s0 + MERGE_STEP)
             sims = emb_t @ torch.from_numpy(np.ascontiguousarray(e_new[s0:s1].T))  # (M, step)
-            cur_sim, cur_idx = torch.from_numpy(self.sim), torch.from_numpy(self.idx)
-            # only rows where a new concept beats the list's last (least similar) entry change
-            rows = torch.nonzero(sims.max(dim=1).values > cur_sim[:, -1]).flatten()
+            above = sims > torch.from_numpy(self.sim[:, -1:])
+            count = above.sum(dim=1, dtype=torch.int32).numpy()
+            rows = np.flatnonzero(count)
             if len(rows) == 0:
                 continue
-            all_sim = torch.cat([cur_sim[rows], sims[rows]], dim=1)
-            all_idx = torch.cat([cur_idx[rows], torch.arange(
-                first_slot + s0, first_slot + s1, dtype=torch.int32).expand(len(rows), s1 - s0)], dim=1)
-            # lists stay sorted by similarity, most similar first (the variance uses the first `kv`)
-            top_sim, pos = torch.topk(all_sim, k, dim=1, sorted=True)
-            top_idx = torch.gather(all_idx, 1, pos)
-            cur_sim[rows] = top_sim
-            cur_idx[rows] = top_idx
-            r = rows.numpy()
-            changed[r] |= (top_idx[:, :self.kv] >= first_slot + s0).any(dim=1).numpy()
+            if count.sum() > DENSE_ENTRIES:  # short lists early on: every row's best new entries, densely
+                q = min(k, s1 - s0)
+                top_sim, top_pos = torch.topk(sims[torch.from_numpy(rows)], q, dim=1, sorted=False)
+                new_sim, new_idx = top_sim.numpy(), top_pos.to(torch.int32).numpy() + (first_slot + s0)
+            else:
+                hit = torch.nonzero(above).numpy()  # (E, 2): row, column, by row
+                c = count[rows]
+                at = np.repeat(np.arange(len(rows)), c)
+                col = np.arange(len(hit)) - np.repeat(np.cumsum(c) - c, c)
+                new_sim = np.full((len(rows), int(c.max())), -np.inf, np.float32)
+                new_idx = np.full(new_sim.shape, PAD, np.int32)
+                new_sim[at, col] = sims.numpy()[hit[:, 0], hit[:, 1]]
+                new_idx[at, col] = hit[:, 1] + (first_slot + s0)
+            all_sim = np.concatenate([self.sim[rows], new_sim], axis=1)
+            all_idx = np.concatenate([self.idx[rows], new_idx], axis=1)
+            order = np.argsort(-all_sim, axis=1, kind="stable")[:, :k]  # most similar first
+            self.sim[rows] = np.take_along_axis(all_sim, order, axis=1)
+            self.idx[rows] = np.take_along_axis(all_idx, order, axis=1)
+            changed[rows] |= (order[:, :self.kv] >= k).any(axis=1)
         return changed
 
     def containing(self, slots: np.ndarray) -> np.ndarray:

@@ -67,7 +67,7 @@ class GPPosterior:
         self.n_folded = 0  # log entries already in the posterior
         self.events: list[dict] = []  # how the factor was built: appends and rebuilds (replayed on load)
         self._batches: list[int] = []  # log length at each update
-        self.factor = BlockCholesky()
+        self.factor = BlockCholesky(np.float64 if cfg.factor_float64 else np.float32)
         self._clear_rows()
         self.y_mean = 0.0
         self.y_std = 1.0
@@ -211,7 +211,7 @@ class GPPosterior:
         n0 = self.n_rows
         k22 = self._row_kernel(slots, slots) + np.diag(noise)
         k12 = self._row_kernel(self.row_slot[:n0], slots) if n0 else None
-        self.factor.append(k22, k12)
+        self.factor.append(k22, k12, np.stack([ys, np.ones(len(ys))], axis=1))  # carries L^-1 [y, 1]
         self.row_slot = np.concatenate([self.row_slot[:n0], slots])
         self.row_y = np.concatenate([self.row_y[:n0], ys])
         self.row_noise = np.concatenate([self.row_noise[:n0], noise])
@@ -245,11 +245,13 @@ class GPPosterior:
             self.y_std = sd if sd > 1e-8 else max(abs(self.y_mean), 1e-3)
         else:
             self.y_mean, self.y_std = 0.0, 1.0
-        # exact weights over the rows, summed per concept
-        z = (self.row_y[:self.n_rows] - self.y_mean) / self.y_std
-        a_rows = self.factor.solve(z[:, None])[:, 0]
+        # exact weights over the rows, summed per concept: L^-T L^-1 (y - m0) / sd, with L^-1 y and L^-1 1 carried
+        # by the factor (only the backward pass is left)
+        w = self.factor.solved
+        z = (w[:, 0] - self.y_mean * w[:, 1]) / self.y_std
+        a_rows = self.factor.backward(z[:, None])[:, 0]
         self.alpha = np.bincount(self.row_slot[:self.n_rows], weights=a_rows, minlength=n)
-        x = self.emb[self.obs_concept[:n]].astype(np.float64)
+        x = self.emb[self.obs_concept[:n]]
         mean = standardized_mean(self._emb_t, x, self.alpha, self.nbrs.idx, self.nbrs.sim, cfg)
         self.mean = (self.y_mean + self.y_std * mean).astype(np.float32)
         var = np.maximum(cfg.signal_variance - self.explained, 0.0)

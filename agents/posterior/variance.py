@@ -8,12 +8,12 @@ import numpy as np
 import torch
 
 from agents.posterior.config import GPConfig
-from agents.posterior.kernel import kernel
 
 
 def explained_variance(idx: np.ndarray, sim: np.ndarray, cos: np.ndarray, counts: np.ndarray,
                        cfg: GPConfig) -> np.ndarray:
-    """``k_S (K_SS + D_S)^-1 k_S`` per candidate (float32) by a batched k x k Cholesky in torch.
+    """``k_S (K_SS + D_S)^-1 k_S`` per candidate (float32), by one batched Cholesky of the bordered matrix
+    ``[[K_SS + D_S, k_S], [k_S^T, s2]]``: its last pivot squared is the variance ``s2 - k_S (K_SS + D_S)^-1 k_S``.
 
     Args:
         idx, sim: (r, k) neighbour slots (-1 = none) and their cosines to each candidate, most similar first.
@@ -21,25 +21,38 @@ def explained_variance(idx: np.ndarray, sim: np.ndarray, cos: np.ndarray, counts
         counts: observations per slot (a concept observed n times has noise noise_variance / n).
         cfg: the current hyper-parameters.
     """
-    kv = idx.shape[1]
+    r, kv = idx.shape
     valid = idx >= 0
     safe = np.where(valid, idx, 0)
     inv = np.float32(1.0 / cfg.lengthscale ** 2)
-    kss = cos[safe[:, :, None], safe[:, None, :]]
-    kss -= 1.0
-    kss *= inv
-    np.exp(kss, out=kss)
-    kss *= np.float32(cfg.signal_variance)
-    kss *= valid[:, :, None] & valid[:, None, :]
-    noise = np.where(valid, cfg.noise_variance / np.maximum(counts[safe], 1), 1.0).astype(np.float32)
+    s2 = np.float32(cfg.signal_variance)
+    iu, ju = np.triu_indices(kv, 1)
+    # the random reads: each pair once (the matrix is symmetric); a missing neighbour's cosines are -inf, so its
+    # kernel entries are 0 and it stays a decoupled dummy with variance s2 + 1
+    upper = cos[safe[:, iu], safe[:, ju]]
+    upper[~(valid[:, iu] & valid[:, ju])] = -np.inf
+    ks = np.where(valid, sim, np.float32(-np.inf))
+    for t in (upper, ks):  # the kernel of a cosine, in place
+        t -= 1.0
+        t *= inv
+        np.exp(t, out=t)
+        t *= s2
+    a = np.empty((r, kv + 1, kv + 1), np.float32)
+    a[:, iu, ju] = upper
+    a[:, ju, iu] = upper
     diag = np.arange(kv)
-    kss[:, diag, diag] += noise
-    ks = np.where(valid, kernel(sim, cfg), 0.0).astype(np.float32)
-    kss_t, ks_t = torch.from_numpy(kss), torch.from_numpy(ks)
-    chol, info = torch.linalg.cholesky_ex(kss_t)
-    u = torch.cholesky_solve(ks_t[:, :, None], chol)[:, :, 0]
-    bad = info != 0
+    a[:, diag, diag] = s2 + np.where(valid, cfg.noise_variance / np.maximum(counts[safe], 1), 1.0)
+    a[:, kv, :kv] = ks
+    a[:, :kv, kv] = ks
+    a[:, kv, kv] = s2
+    at = torch.from_numpy(a)
+    chol, info = torch.linalg.cholesky_ex(at)
+    var = chol[:, kv, kv] ** 2
+    var[info == kv + 1] = 0.0  # only the last pivot failed: the variance is zero up to rounding
+    bad = (info > 0) & (info <= kv)
     if bool(bad.any()):  # float32 trouble on near-duplicates: redo those in float64
-        chol64 = torch.linalg.cholesky(kss_t[bad].double())
-        u[bad] = torch.cholesky_solve(ks_t[bad].double()[:, :, None], chol64)[:, :, 0].float()
-    return (u * ks_t).sum(dim=1).numpy()
+        chol64, info64 = torch.linalg.cholesky_ex(at[bad].double())
+        v64 = chol64[:, kv, kv] ** 2
+        v64[info64 > 0] = 0.0
+        var[bad] = v64.float()
+    return (s2 - var).numpy()
