@@ -76,4 +76,4 @@ def standardized_mean(emb_t: torch.Tensor, x: np.ndarray, alpha: np.ndarray, nbr
     resid.sub_(poly)
     weights = torch.from_numpy(np.append(alpha, 0.0).astype(np.float32))  # slot -1 -> the appended 0
     resid.mul_(weights[idx])
-    return far + resid.sum(dim=1, dtype=torch.float64).numpy()
+    return far + resid.sum(dim=1).numpy().astype(np.float64)

@@ -11,9 +11,6 @@ PAD = -1
 MERGE_STEP = 256
 """New concepts per merge: bounds the M x step similarity block."""
 
-DENSE_ENTRIES = 4_000_000
-"""Above this many new entries in a merge (short lists, early on) they are taken densely, k per row."""
-
 
 class NeighbourLists:
     """Per candidate, the ``k`` most similar observed concepts (slots ``idx``, cosines ``sim``), most similar
@@ -35,37 +32,57 @@ class NeighbourLists:
 
         One M x b GEMM gives the cosines to the new concepts; only those above a list's last (least similar)
         entry can enter it, about b k / n per list once n concepts are observed. Those few are gathered
-        (sparse; while lists are short, each row's best k instead), laid beside each changed list and merged by
-        one stable sort per list: equal cosines keep the older slot first."""
+        (sparse), sorted within their list, and inserted: an entry's place is its rank among the new ones plus
+        the number of old entries at least as similar (a batched binary search), an old entry moves down by the
+        number of new ones placed before it. Equal cosines keep the older slot first. While fewer than
+        ``4 k`` concepts are observed the new entries are taken densely (each row's best k)."""
         m, b, k = len(self.idx), len(e_new), self.k
         changed = np.zeros(m, bool)
+        cur_sim_t, cur_idx_t = torch.from_numpy(self.sim), torch.from_numpy(self.idx)
         for s0 in range(0, b, MERGE_STEP):
             s1 = min(b, s0 + MERGE_STEP)
             sims = emb_t @ torch.from_numpy(np.ascontiguousarray(e_new[s0:s1].T))  # (M, step)
-            above = sims > torch.from_numpy(self.sim[:, -1:])
-            count = above.sum(dim=1, dtype=torch.int32).numpy()
-            rows = np.flatnonzero(count)
-            if len(rows) == 0:
-                continue
-            if count.sum() > DENSE_ENTRIES:  # short lists early on: every row's best new entries, densely
+            if first_slot + s0 < 4 * k:  # short lists: every row's best new entries, densely
                 q = min(k, s1 - s0)
-                top_sim, top_pos = torch.topk(sims[torch.from_numpy(rows)], q, dim=1, sorted=False)
-                new_sim, new_idx = top_sim.numpy(), top_pos.to(torch.int32).numpy() + (first_slot + s0)
+                rows = torch.arange(m)
+                new_sim, pos = torch.topk(sims, q, dim=1, sorted=False)
+                new_idx = pos.to(torch.int32)
             else:
-                hit = torch.nonzero(above).numpy()  # (E, 2): row, column, by row
-                c = count[rows]
-                at = np.repeat(np.arange(len(rows)), c)
-                col = np.arange(len(hit)) - np.repeat(np.cumsum(c) - c, c)
-                new_sim = np.full((len(rows), int(c.max())), -np.inf, np.float32)
-                new_idx = np.full(new_sim.shape, PAD, np.int32)
-                new_sim[at, col] = sims.numpy()[hit[:, 0], hit[:, 1]]
-                new_idx[at, col] = hit[:, 1] + (first_slot + s0)
-            all_sim = np.concatenate([self.sim[rows], new_sim], axis=1)
-            all_idx = np.concatenate([self.idx[rows], new_idx], axis=1)
-            order = np.argsort(-all_sim, axis=1, kind="stable")[:, :k]  # most similar first
-            self.sim[rows] = np.take_along_axis(all_sim, order, axis=1)
-            self.idx[rows] = np.take_along_axis(all_idx, order, axis=1)
-            changed[rows] |= (order[:, :self.kv] >= k).any(axis=1)
+                hit = torch.nonzero(sims > cur_sim_t[:, -1:])  # (E, 2): row, column, by row
+                if len(hit) == 0:
+                    continue
+                hr = hit[:, 0].numpy()
+                starts = np.flatnonzero(np.diff(hr, prepend=-1))
+                count = np.diff(np.append(starts, len(hr)))
+                rows = torch.from_numpy(hr[starts])
+                at = np.repeat(np.arange(len(starts)), count)
+                col = np.arange(len(hr)) - np.repeat(starts, count)
+                q = int(count.max())
+                new_sim = torch.full((len(starts), q), -np.inf)
+                new_idx = torch.full((len(starts), q), PAD, dtype=torch.int32)
+                new_sim[at, col] = sims[hit[:, 0], hit[:, 1]]
+                new_idx[at, col] = hit[:, 1].to(torch.int32)
+            new_idx += first_slot + s0
+            # the new entries of a row by similarity (ties: older slot = lower column first)
+            new_sim, order = torch.sort(new_sim, dim=1, descending=True, stable=True)
+            new_idx = torch.gather(new_idx, 1, order)
+            cur_sim, cur_idx = cur_sim_t[rows], cur_idx_t[rows]
+            # place of each new entry: old entries at least as similar + its rank among the new ones
+            before = torch.searchsorted(-cur_sim, -new_sim, right=True)  # (R, q), non-decreasing along q
+            dest_new = before + torch.arange(new_sim.shape[1])
+            dest_new[(dest_new >= k) | (new_sim == -np.inf)] = k  # dropped: a spare column
+            # an old entry moves down by the new entries placed before it
+            shift = torch.searchsorted(before, torch.arange(k).expand(len(rows), k).contiguous(), right=True)
+            dest_old = (torch.arange(k) + shift).clamp_(max=k)
+            out_sim = torch.empty((len(rows), k + 1))
+            out_idx = torch.empty((len(rows), k + 1), dtype=torch.int32)
+            out_sim.scatter_(1, dest_old, cur_sim)
+            out_idx.scatter_(1, dest_old, cur_idx)
+            out_sim.scatter_(1, dest_new, new_sim)
+            out_idx.scatter_(1, dest_new, new_idx)
+            cur_sim_t[rows] = out_sim[:, :k]
+            cur_idx_t[rows] = out_idx[:, :k]
+            changed[rows.numpy()] |= (dest_new < self.kv).any(dim=1).numpy()
         return changed
 
     def containing(self, slots: np.ndarray) -> np.ndarray:

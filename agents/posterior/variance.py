@@ -29,7 +29,9 @@ def explained_variance(idx: np.ndarray, sim: np.ndarray, cos: np.ndarray, counts
     iu, ju = np.triu_indices(kv, 1)
     # the random reads: each pair once (the matrix is symmetric); a missing neighbour's cosines are -inf, so its
     # kernel entries are 0 and it stays a decoupled dummy with variance s2 + 1
-    upper = cos[safe[:, iu], safe[:, ju]]
+    cap = cos.shape[1]
+    flat = (safe * cap if cap * cap < 2**31 else safe.astype(np.int64) * cap)
+    upper = np.take(cos.reshape(-1), flat[:, iu] + safe[:, ju])
     upper[~(valid[:, iu] & valid[:, ju])] = -np.inf
     ks = np.where(valid, sim, np.float32(-np.inf))
     for t in (upper, ks):  # the kernel of a cosine, in place
