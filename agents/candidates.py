@@ -13,7 +13,7 @@ import gymnasium as gym
 import numpy as np
 from gymnasium import spaces
 
-from agents.gp_posterior import GPPosterior
+from agents.posterior import GPPosterior
 from ie_env.data.text_embedding import concept_embeddings
 
 

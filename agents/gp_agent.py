@@ -1,6 +1,6 @@
 """The paper's agent: a Gaussian process over concept text embeddings and a tiered Boltzmann sampler.
 
-Every ``refit_every`` observations (one env iteration) the GP posterior (:mod:`agents.gp_posterior`) is updated
+Every ``refit_every`` observations (one env iteration) the GP posterior (:mod:`agents.posterior`) is updated
 and every candidate concept is scored: unseen concepts by ``mean + std`` (optimism), observed ones by ``mean``.
 Queries are sampled from a tiered softmax: the temperature ``tau`` makes ``(max - min) / tau == 3``; the top
 250 concepts share 80% of the probability mass, the next 750 10%, the rest 10% (each tier a softmax of its
@@ -96,16 +96,36 @@ def tiered_probabilities(scores: np.ndarray, sizes: tuple = (250, 750), masses: 
     return p
 
 
-def sample_index(rng: np.random.Generator, p: np.ndarray, exclude: list[int] | None = None) -> int:
-    """Draw one index from probabilities ``p`` with the ``exclude`` indices removed (renormalised)."""
-    if exclude:
-        p = p.copy()
-        p[exclude] = 0.0
-    cdf = np.cumsum(p)
-    if cdf[-1] <= 0:
+def sample_index(rng: np.random.Generator, p: np.ndarray, exclude=None, cdf: np.ndarray | None = None) -> int:
+    """Draw one index from probabilities ``p`` with the ``exclude`` indices removed (renormalised).
+
+    With ``cdf`` (``np.cumsum(p)``, computed once per refit) a draw costs O(m log m + log n) for m excluded
+    indices instead of O(n): between two excluded indices the renormalised cumulative sum is ``cdf`` minus the
+    excluded mass before them, so one search finds the segment and one the index. It takes the same uniform
+    number and picks the same index as the explicit renormalisation (up to rounding at a boundary)."""
+    if cdf is None:
+        if exclude:
+            p = p.copy()
+            p[exclude] = 0.0
+        cdf = np.cumsum(p)
+        if cdf[-1] <= 0:
+            raise ValueError("no candidate left to sample: every concept was excluded; allow repeats or refit "
+                             "sooner")
+        i = int(np.searchsorted(cdf, rng.random() * cdf[-1], side="right"))
+        return min(i, len(p) - 1)
+    n = len(p)
+    ex = np.unique(np.asarray(exclude if exclude else [], np.int64))
+    before = np.concatenate([[0.0], np.cumsum(p[ex])])  # excluded mass before each segment
+    total = cdf[-1] - before[-1]
+    if total <= 0:
         raise ValueError("no candidate left to sample: every concept was excluded; allow repeats or refit sooner")
-    i = int(np.searchsorted(cdf, rng.random() * cdf[-1], side="right"))
-    return min(i, len(p) - 1)
+    u = rng.random() * total
+    ends = np.append(ex - 1, n - 1)  # last index of each segment (the excluded index ends the one before it)
+    reach = np.where(ends >= 0, cdf[np.maximum(ends, 0)], 0.0) - before
+    k = int(np.argmax(reach > u)) if reach[-1] > u else len(ends) - 1
+    start = int(ex[k - 1]) + 1 if k else 0
+    i = start + int(np.searchsorted(cdf[start:ends[k] + 1], u + before[k], side="right"))
+    return min(i, n - 1)
 
 
 class GPAgent(GPDrivenAgent):
@@ -131,6 +151,7 @@ class GPAgent(GPDrivenAgent):
         cfg = self.config
         self.probabilities = tiered_probabilities(self.scores(), cfg.tier_sizes, cfg.tier_masses,
                                                   cfg.temperature_ratio)
+        self._cdf = np.cumsum(self.probabilities)
 
     def act(self) -> Query:
         self.steps += 1
@@ -143,7 +164,7 @@ class GPAgent(GPDrivenAgent):
             exclude = None  # more queries per iteration than candidates: allow repeats
         exclude = list(exclude or [])
         while True:
-            i = sample_index(self.rng, self.probabilities, exclude)
+            i = sample_index(self.rng, self.probabilities, exclude, self._cdf)
             if not self.exhausted(int(self.candidates[i])) or len(exclude) + 1 >= len(self.candidates):
                 break
             exclude.append(i)  # every variant of this concept was queried already: draw another
@@ -156,6 +177,7 @@ class GPAgent(GPDrivenAgent):
     def load_state_dict(self, d: dict) -> None:
         super().load_state_dict(d)
         self.probabilities = np.asarray(d["probabilities"], np.float64).copy()
+        self._cdf = np.cumsum(self.probabilities)
 
 
 def label_set_candidates(context: AgentContext, size: int) -> tuple[np.ndarray, list[int]]:

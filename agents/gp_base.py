@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from agents.base import SIGNALS, Agent, AgentContext, Query, build_config, learning_signal
-from agents.gp_posterior import GPConfig, GPPosterior
+from agents.posterior import GPConfig, GPPosterior
 
 
 @dataclass
@@ -63,7 +63,7 @@ class GPDrivenAgent(Agent):
         return np.arange(self.n_concepts)
 
     def _new_posterior(self) -> GPPosterior:
-        return GPPosterior(self._embeddings, GPConfig(**vars(self.config.gp)))
+        return GPPosterior(self._embeddings, self.config.gp)
 
     # --- the loop -----------------------------------------------------------------------------------
     def reset(self, seed: int) -> None:

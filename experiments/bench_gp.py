@@ -21,7 +21,7 @@ import time
 import numpy as np
 import torch
 
-from agents.gp_posterior import GPConfig, GPPosterior, exact_posterior
+from agents.posterior import GPConfig, GPPosterior, exact_posterior
 from ie_env.data.text_embedding import MODEL_NAME, concept_embeddings
 from ie_env.data.vocabulary import load_vocabulary
 from ie_env.paths import cache_dir

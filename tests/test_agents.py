@@ -9,7 +9,7 @@ import pytest
 from agents import AGENTS, AgentContext, Query, make_agent
 from agents.descriptors import VISUAL_DESCRIPTORS, descriptor_text, load_descriptors
 from agents.gp_agent import effective_tiers, temperature, tiered_probabilities
-from agents.gp_posterior import GPConfig, GPPosterior, exact_posterior
+from agents.posterior import GPConfig, GPPosterior, exact_posterior
 from ie_env.data.vocabulary import load_vocabulary
 
 N_CLUSTERS = 30

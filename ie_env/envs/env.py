@@ -10,6 +10,7 @@ from gymnasium import spaces
 
 from ie_env.data.ground_truth import relevant_mask
 from ie_env.data.targets import load_target
+from ie_env.data.text_embedding import query_embeddings
 from ie_env.data.vocabulary import descriptor_text, load_vocabulary
 from ie_env.envs.presets import apply_preset
 from ie_env.envs.render import MAX_TILES, StepView, render_ansi, render_rgb
@@ -185,13 +186,28 @@ class InternetExplorerEnv(gym.Env):
         _, first, inverse = np.unique(np.asarray(self.world.sha256), return_index=True, return_inverse=True)
         self.canonical = first[inverse]
 
-    def _search(self, query: str) -> list:
+    def _search(self, query: str):
+        """The engine's answer: a list of results, or, when the engine has the fast path ``search_ids``, the
+        answer's world positions as an integer array."""
+        fast = getattr(self.engine, "search_ids", None)
+        if fast is not None:
+            return np.asarray(fast(query, self.config.results_per_query), np.int64)
         return self.engine.search(query, self.config.results_per_query)
 
-    def _fetch(self, results) -> tuple[list, np.ndarray, np.ndarray]:
+    def _keys(self, results) -> list[str]:
+        """The image keys of an answer (results or world positions)."""
+        if isinstance(results, np.ndarray):
+            keys = self.world.keys
+            return [keys[i] for i in results.tolist()]
+        return [r.key for r in results]
+
+    def _fetch(self, results) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """The answer's images as ids, their rewards, and whether each is relevant (measurement only)."""
-        idx = self.canonical[[self.world.index_of[r.key] for r in results]].astype(np.int64)
-        return idx.tolist(), self.scorer.image_rewards(idx), self.relevant[idx]
+        if not isinstance(results, np.ndarray):
+            index_of = self.world.index_of
+            results = np.asarray([index_of[r.key] for r in results], np.int64)
+        idx = self.canonical[results].astype(np.int64)
+        return idx, self.scorer.image_rewards(idx), self.relevant[idx]
 
     def _wnid(self, image_id) -> str:
         return str(self.world.wnids[image_id])
@@ -202,6 +218,8 @@ class InternetExplorerEnv(gym.Env):
     # --- episode ---------------------------------------------------------------------------------
     def reset(self, *, seed: int | None = None, options: dict | None = None):
         super().reset(seed=seed)
+        if getattr(self, "world", None) is not None:  # query texts of the vocabulary: looked up, not embedded
+            query_embeddings(self.full_vocab, compute=False)
         self.scorer.reset(int(self.np_random.integers(2**31)))
         self.t = 0
         self.iteration = 0
@@ -236,37 +254,52 @@ class InternetExplorerEnv(gym.Env):
         results = self._search(query)
         ids, image_rewards, relevant = self._fetch(results)
         self.search_seconds += time.perf_counter() - start - (self.scorer.seconds["scoring"] - scored)
+        image_rewards = np.asarray(image_rewards, np.float32)
         k = self.config.reward_top
         top = np.sort(image_rewards)[::-1][:k]
         reward = float(top.mean()) if len(top) else 0.0
-        first: dict = {}
-        for j, i in enumerate(ids):
-            first.setdefault(i, j)
-        new = [i for i in first if i not in self.seen]
-        new_set = set(new)
-        new_relevant = [i for i in new if relevant[first[i]]]
+        new, at = self._novel(ids)  # images never seen before and their first place in the answer
+        new_relevant = [i for i, r in zip(new, relevant[at].tolist()) if r]
         self.seen.update(new)
         self.found.update(new_relevant)
         self.found_classes.update(self._wnid(i) for i in new_relevant)
+        new_rewards = image_rewards[at]
         self.candidates += new
-        self.candidate_rewards += [float(image_rewards[first[i]]) for i in new]
+        self.candidate_rewards += new_rewards.tolist()
         self.rewards.append(reward)
         self.t += 1
         self.last = (reward, len(new) / max(1, len(ids)))
-        new_rewards = np.asarray(self.candidate_rewards[len(self.candidate_rewards) - len(new):], np.float32)
-        self.shown = {"query": query, "reward": reward, "ids": ids, "rewards": image_rewards,
-                      "new": [i in new_set and first[i] == j for j, i in enumerate(ids)]}
-        info = {"query": query, "concept": concept, "keys": [r.key for r in results],
-                "image_rewards": [float(r) for r in image_rewards], "new_images": len(new),
+        fresh = np.zeros(len(ids), bool)
+        fresh[at] = True
+        self.shown = {"query": query, "reward": reward, "ids": list(ids), "rewards": image_rewards,
+                      "new": fresh.tolist()}
+        info = {"query": query, "concept": concept, "keys": self._keys(results),
+                "image_rewards": image_rewards.tolist(), "new_images": len(new),
                 "new_reward": float(np.sort(new_rewards)[::-1][:k].sum() / k),
                 "new_image_rewards": new_rewards.tolist(),
                 "iteration": self.iteration, "relevant": int(np.sum(relevant)), "new_relevant": len(new_relevant),
                 "iteration_end": False}
         if self.t % self.config.queries_per_iteration == 0 or self.t == self.config.budget:
             info.update(self._end_iteration())
-        self.history.append({k: info[k] for k in ("query", "concept", "new_images", "relevant", "new_relevant",
-                                                   "iteration")} | {"reward": reward})
+        self.history.append({"query": query, "concept": concept, "new_images": len(new), "relevant": info["relevant"],
+                             "new_relevant": len(new_relevant), "iteration": info["iteration"], "reward": reward})
         return self._obs(), reward, False, self.t >= self.config.budget, info
+
+    def _novel(self, ids) -> tuple[list, np.ndarray]:
+        """The ids of an answer never seen in the episode (each once, in answer order) and their first
+        positions in the answer."""
+        if isinstance(ids, np.ndarray) and len(ids):  # world positions: one vectorised pass
+            uniq, first = np.unique(ids, return_index=True)
+            order = np.argsort(first, kind="stable")
+            seen = self.seen
+            fresh = [i not in seen for i in uniq[order].tolist()]
+            at = first[order][fresh]
+            return ids[at].tolist(), at
+        first: dict = {}
+        for j, i in enumerate(ids):
+            first.setdefault(i, j)
+        new = [i for i in first if i not in self.seen]
+        return new, np.asarray([first[i] for i in new], np.int64)
 
     def _end_iteration(self) -> dict:
         start = time.perf_counter()
@@ -308,11 +341,24 @@ class InternetExplorerEnv(gym.Env):
 
     def _obs(self) -> np.ndarray:
         cfg = self.config
-        r = self.rewards
+        n, total, best = self._reward_summary()
         obs = [self.t / cfg.budget, (self.t % cfg.queries_per_iteration) / cfg.queries_per_iteration,
-               self.last[0], float(np.mean(r)) if r else 0.0, max(r) if r else 0.0, self.last[1],
+               self.last[0], total / n if n else 0.0, best if n else 0.0, self.last[1],
                np.log10(1 + len(self.seen)) / 6, self.knn_accuracy]
         return np.clip(np.asarray(obs, np.float32), 0.0, 1.0)
+
+    def _reward_summary(self) -> tuple[int, float, float]:
+        """Count, sum and maximum of the query rewards so far, updated from the new ones only (recomputed when
+        the list was replaced, e.g. by a checkpoint)."""
+        r = self.rewards
+        ref, n, total, best = getattr(self, "_reward_stats", (None, 0, 0.0, -np.inf))
+        if ref is not r or n > len(r):
+            n, total, best = 0, 0.0, -np.inf
+        for x in r[n:]:
+            total += x
+            best = max(best, x)
+        self._reward_stats = (r, len(r), total, best)
+        return len(r), total, best
 
     # --- checkpoints (taken at iteration boundaries by ie_env.run.runner) -------------------------------
     def state_dict(self) -> dict:
@@ -352,7 +398,8 @@ class InternetExplorerEnv(gym.Env):
 
     def metrics(self) -> dict:
         """Distinct images found so far and how many are relevant (ground truth; measurement only)."""
+        n, total, _ = self._reward_summary()
         return {"queries": self.t, "distinct_images": len(self.seen), "relevant_images": len(self.found),
                 "precision": len(self.found) / max(1, len(self.seen)), "relevant_classes": len(self.found_classes),
-                "mean_reward": float(np.mean(self.rewards)) if self.rewards else 0.0,
+                "mean_reward": total / n if n else 0.0,
                 "knn_accuracy": self.knn_accuracy}

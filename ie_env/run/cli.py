@@ -18,7 +18,7 @@ from agents import AGENTS, PRESETS, make_agent_for_env
 from ie_env.atomic import atomic_write_json
 from ie_env.data.ground_truth import mapping_table
 from ie_env.data.targets import load_target
-from ie_env.data.text_embedding import concept_embeddings
+from ie_env.data.text_embedding import concept_embeddings, query_embeddings
 from ie_env.data.vocabulary import load_vocabulary
 from ie_env.envs.env import EnvConfig, InternetExplorerEnv
 from ie_env.envs.live_env import InternetExplorerLiveEnv
@@ -50,7 +50,9 @@ def cmd_embed_vocab(args) -> dict:
     v = load_vocabulary()
     start = time.perf_counter()
     emb = concept_embeddings(v)
-    return {"concepts": len(v), "dim": int(emb.shape[1]), "seconds_this_call": round(time.perf_counter() - start, 2)}
+    lemmas = query_embeddings(v)  # the query texts: engines look them up instead of running MiniLM per query
+    return {"concepts": len(v), "lemmas": len(lemmas), "dim": int(emb.shape[1]),
+            "seconds_this_call": round(time.perf_counter() - start, 2)}
 
 
 def cmd_build_world(args) -> dict:
@@ -215,7 +217,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     sp = add("vocab", cmd_vocab, "vocabulary statistics (WordNet noun lemmas)")
     sp.add_argument("--find", default="", help="show the concepts whose lemma is this text")
-    add("embed-vocab", cmd_embed_vocab, "embed every concept text with MiniLM (cached; ~15 min the first time)")
+    add("embed-vocab", cmd_embed_vocab,
+        "embed every concept text and lemma with MiniLM (cached; ~30 min the first time)")
     sp = add("build-world", cmd_build_world, "build the offline world (default tinyweb)")
     sp.add_argument("world", nargs="?", default="tinyweb", help="world name")
     sp.add_argument("--source", default="", help="a canonical tiny-imagenet-200 folder instead of the shards")
