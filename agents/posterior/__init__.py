@@ -9,28 +9,32 @@ The kernel is an RBF on L2-normalised text embeddings, a function of the cosine 
 Method (``GPPosterior.update``), one module per part:
 
 - **Weights, exact** (:mod:`~agents.posterior.cholesky`). The representer weights ``alpha = (K + D)^-1 (y - m0)``
-  over all observations are exact: a float64 Cholesky factor over the observation rows grows by one block per
-  batch (a triangular solve, O(N^2 b)); repeated queries of a concept are rows of their own, which gives the same
-  posterior as merging them (mean reward, noise / count). The factor is rebuilt over the merged distinct
-  concepts when the rows reach twice their number and whenever the hyper-parameters change.
+  over all observations are exact up to the factor's rounding: a Cholesky factor over the observation rows
+  (float32, relative error of the weights ~1e-5; ``factor_float64`` for float64) grows by one block per batch (a
+  triangular solve, O(N^2 b)) and carries ``L^-1 y`` and ``L^-1 1``, so the weights cost one backward pass;
+  repeated queries of a concept are rows of their own, which gives the same posterior as merging them (mean
+  reward, noise / count). The factor is rebuilt over the merged distinct concepts when the rows reach twice
+  their number and whenever the hyper-parameters change.
 - **Mean, exact near / quadratic far** (:mod:`~agents.posterior.mean`): exact over each candidate's
   ``mean_neighbors`` most similar observed concepts, a fitted quadratic in the cosine (moments of the
   observations) beyond.
 - **Variance, local** (:mod:`~agents.posterior.variance`): every candidate conditioned exactly on its
   ``neighbors`` most similar observed concepts (an upper bound of the exact variance; exact up to that many).
 - **Nothing from scratch.** Neighbour lists (:mod:`~agents.posterior.neighbours`: M x 64 slots and cosines,
-  sorted) are merged with the cosines to the new concepts only (one M x b x 384 GEMM, then a top-k over the rows
-  the new concepts enter); the cosines among observed concepts (:mod:`~agents.posterior.gram`) grow by one row
+  sorted) are merged with the cosines to the new concepts only (one M x b x 384 GEMM; only cosines above a list's
+  last entry are inserted, by binary search); the cosines among observed concepts (:mod:`~agents.posterior.gram`) grow by one row
   block; the factor grows by one row block; the local variances are recomputed only for candidates whose first
   ``neighbors`` changed or whose neighbours' counts changed.
 
-Measured here (``python experiments/bench_gp.py``; 2 cores shared with other jobs): an update (32 new
-observations, mean and std of all 146,347 concepts) takes 1.4-1.6 s at 1,000 observations and 2.1 s at 10,000
-at load average ~3.5, 2.8 and 2.9 s at load ~6 (1.6 s of CPU time over both threads); a cold build from
-10,000 observations 70-110 s. Against the exact GP (:mod:`~agents.posterior.exact`; 20,855 candidates, 1,000
+Measured here (``python experiments/bench_env.py``; 2 cores shared with other jobs at load average 8-9): an update
+folding 256 new observations into 1,000 (10,000) and recomputing mean and std of all 146,347 concepts takes
+2.0 (2.2) s of CPU time, 3.1 (3.8) s wall; before this design's 2026-11 revision 3.2 (4.1) s of CPU time. Per
+update at 10,000: the neighbour GEMM and merge ~1 CPU-s, the factor's new block 0.4, the mean 0.5, the local
+variances of the ~1/3 of candidates whose neighbours changed 0.2 (at 1,000 nearly all change: 0.7). A cold
+build from 10,000 observations takes ~90 s. Against the exact GP (:mod:`~agents.posterior.exact`; 20,855 candidates, 1,000
 MiniLM observations): mean error 0.0016 on average (sd of the mean 0.047), std error 0.003 (mean std 0.09), top-250
-overlap of the mean+std scores 238/250. Memory at N = 10,000: the float64 factor 0.4-0.8 GB, cosines among
-observations 0.4 GB, neighbour lists 75 MB.
+overlap of the mean+std scores 238/250 (measured with the float64 factor). Memory at N = 10,000: the float32
+factor 0.2-0.4 GB, cosines among observations 0.4 GB, neighbour lists 75 MB.
 
 Rewards are standardised (``normalize_y``): ``m0`` is the mean of the per-concept mean rewards and the signal
 and noise variances are in units of their variance, like scikit-learn's ``normalize_y``. The hyper-parameters can

@@ -9,7 +9,21 @@ PAD = -1
 """Slot of an empty list entry."""
 
 MERGE_STEP = 256
-"""New concepts per merge: bounds the M x step similarity block."""
+"""New concepts per merge: bounds the M x step similarity block (at most 256: a column takes 8 bits of the sort key)."""
+
+
+def descending_bits(values: np.ndarray) -> np.ndarray:
+    """Non-negative int64 codes of float32 values that sort in the opposite order (largest value first)."""
+    bits = values.astype(np.float32).view(np.int32).astype(np.int64)
+    ordered = np.where(bits < 0, bits ^ 0x7FFFFFFF, bits)  # increasing with the value
+    return (2**31 - 1) - ordered
+
+
+def value_of_bits(codes: np.ndarray) -> np.ndarray:
+    """The float32 values of :func:`descending_bits` codes."""
+    ordered = (2**31 - 1) - codes
+    bits = np.where(ordered < 0, ordered ^ 0x7FFFFFFF, ordered)
+    return bits.astype(np.int32).view(np.float32)
 
 
 class NeighbourLists:
@@ -35,37 +49,41 @@ class NeighbourLists:
         (sparse), sorted within their list, and inserted: an entry's place is its rank among the new ones plus
         the number of old entries at least as similar (a batched binary search), an old entry moves down by the
         number of new ones placed before it. Equal cosines keep the older slot first. While fewer than
-        ``4 k`` concepts are observed the new entries are taken densely (each row's best k)."""
+        ``6 k`` concepts are observed the new entries are taken densely (each row's best k)."""
         m, b, k = len(self.idx), len(e_new), self.k
         changed = np.zeros(m, bool)
         cur_sim_t, cur_idx_t = torch.from_numpy(self.sim), torch.from_numpy(self.idx)
         for s0 in range(0, b, MERGE_STEP):
             s1 = min(b, s0 + MERGE_STEP)
             sims = emb_t @ torch.from_numpy(np.ascontiguousarray(e_new[s0:s1].T))  # (M, step)
-            if first_slot + s0 < 4 * k:  # short lists: every row's best new entries, densely
+            if first_slot + s0 < 6 * k:  # short lists: every row's best new entries, densely
                 q = min(k, s1 - s0)
                 rows = torch.arange(m)
                 new_sim, pos = torch.topk(sims, q, dim=1, sorted=False)
                 new_idx = pos.to(torch.int32)
+                # the new entries of a row by similarity (ties: older slot = lower column first)
+                new_sim, order = torch.sort(new_sim, dim=1, descending=True, stable=True)
+                new_idx = torch.gather(new_idx, 1, order)
             else:
-                hit = torch.nonzero(sims > cur_sim_t[:, -1:])  # (E, 2): row, column, by row
+                hit = torch.nonzero(sims > cur_sim_t[:, -1:]).numpy()  # (E, 2): row, column, by row
                 if len(hit) == 0:
                     continue
-                hr = hit[:, 0].numpy()
+                values = sims.numpy()[hit[:, 0], hit[:, 1]]
+                # one sort of unique int64 keys (row, similarity descending, column) puts each row's new entries
+                # in order: numpy's vectorised sort, no per-row padding
+                key = np.sort((hit[:, 0] << 40) | (descending_bits(values) << 8) | hit[:, 1])
+                hr, hc = key >> 40, key & 0xFF
                 starts = np.flatnonzero(np.diff(hr, prepend=-1))
                 count = np.diff(np.append(starts, len(hr)))
                 rows = torch.from_numpy(hr[starts])
                 at = np.repeat(np.arange(len(starts)), count)
                 col = np.arange(len(hr)) - np.repeat(starts, count)
-                q = int(count.max())
-                new_sim = torch.full((len(starts), q), -np.inf)
-                new_idx = torch.full((len(starts), q), PAD, dtype=torch.int32)
-                new_sim[at, col] = sims[hit[:, 0], hit[:, 1]]
-                new_idx[at, col] = hit[:, 1].to(torch.int32)
+                new_sim = np.full((len(starts), int(count.max())), -np.inf, np.float32)
+                new_idx = np.full(new_sim.shape, PAD, np.int32)
+                new_sim[at, col] = value_of_bits((key >> 8) & 0xFFFFFFFF)
+                new_idx[at, col] = hc
+                new_sim, new_idx = torch.from_numpy(new_sim), torch.from_numpy(new_idx)
             new_idx += first_slot + s0
-            # the new entries of a row by similarity (ties: older slot = lower column first)
-            new_sim, order = torch.sort(new_sim, dim=1, descending=True, stable=True)
-            new_idx = torch.gather(new_idx, 1, order)
             cur_sim, cur_idx = cur_sim_t[rows], cur_idx_t[rows]
             # place of each new entry: old entries at least as similar + its rank among the new ones
             before = torch.searchsorted(-cur_sim, -new_sim, right=True)  # (R, q), non-decreasing along q
