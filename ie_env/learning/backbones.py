@@ -72,8 +72,8 @@ class SmallResNet(ResNet):
         self.avgpool = nn.AdaptiveAvgPool2d((1, 1))
         self.fc = nn.Identity()
         self.feat_dim = base * 8
-        self._stages = [_View([self.conv1, self.bn1, self.relu]),
-                        *(_View([m]) for m in (self.layer1, self.layer2, self.layer3, self.layer4))]
+        self._stages = [_View(self, ["conv1", "bn1", "relu"]),
+                        *(_View(self, [m]) for m in ("layer1", "layer2", "layer3", "layer4"))]
         for m in self.modules():
             if isinstance(m, nn.Conv2d):
                 nn.init.kaiming_normal_(m.weight, mode="fan_out", nonlinearity="relu")
@@ -98,8 +98,8 @@ class ResNet50(ResNet):
     def __init__(self):
         super().__init__(Bottleneck, [3, 4, 6, 3])
         self.fc = nn.Identity()
-        self._stages = [_View([self.conv1, self.bn1, self.relu, self.maxpool]),
-                        *(_View([m]) for m in (self.layer1, self.layer2, self.layer3, self.layer4))]
+        self._stages = [_View(self, ["conv1", "bn1", "relu", "maxpool"]),
+                        *(_View(self, [m]) for m in ("layer1", "layer2", "layer3", "layer4"))]
 
     def stages(self) -> list[nn.Module]:
         return self._stages
@@ -165,11 +165,18 @@ class Encoder(nn.Module):
 
 class _View(nn.Module):
     """Consecutive modules of a network seen as one stage, without registering them a second time (state_dict
-    keys, weight digests and checkpoints stay those of the network). Deep copies follow the network's copy."""
+    keys, weight digests and checkpoints stay those of the network). The modules are looked up by name at each
+    use, so a module the network replaces later (BatchNorm made global for DDP) is the one that runs; deep
+    copies follow the network's copy."""
 
-    def __init__(self, modules: list[nn.Module]):
+    def __init__(self, owner: nn.Module, names: list[str]):
         super().__init__()
-        self._parts = list(modules)
+        self._where = (owner, tuple(names))  # a tuple: not registered as a sub-module
+
+    @property
+    def _parts(self) -> list[nn.Module]:
+        owner, names = self._where
+        return [owner.get_submodule(n) for n in names]
 
     def parameters(self, recurse: bool = True):
         for m in self._parts:
@@ -207,13 +214,16 @@ class _LiteFeatures(nn.Module):
         super().__init__()
         self.model = model
         del self.model._fc
-        groups: list[list[nn.Module]] = []
-        for block in model._blocks:
-            if not groups or block._block_args.output_filters != groups[-1][-1]._block_args.output_filters:
+        groups: list[list[str]] = []
+        width = None
+        for i, block in enumerate(model._blocks):
+            if block._block_args.output_filters != width:
                 groups.append([])
-            groups[-1].append(block)
-        self._stages = [_View([model._conv_stem, model._bn0, model._swish]), *(_View(g) for g in groups),
-                        _View([model._conv_head, model._bn1, model._swish])]
+                width = block._block_args.output_filters
+            groups[-1].append(f"model._blocks.{i}")
+        self._stages = [_View(self, ["model._conv_stem", "model._bn0", "model._swish"]),
+                        *(_View(self, g) for g in groups),
+                        _View(self, ["model._conv_head", "model._bn1", "model._swish"])]
 
     def stages(self) -> list[nn.Module]:
         return self._stages
@@ -303,7 +313,7 @@ def make_backbone(name: str = "resnet18", width: float = 0.5, pretrained: bool =
         channels = [m.num_features for stage in enc.stages() for part in stage._parts for m in part.modules()
                     if isinstance(m, nn.BatchNorm2d)][-1]
         enc.net.upper_net = SmallUpper(channels, upper_width)
-        enc.net.stages().append(_View([enc.net.upper_net]))
+        enc.net.stages().append(_View(enc.net, ["upper_net"]))
         enc.feat_dim = 2 * upper_width
     if freeze_stages:
         enc.freeze(freeze_stages)
