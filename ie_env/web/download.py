@@ -186,6 +186,17 @@ class FetcherState:
                         {k: tuple(v) if isinstance(v, list) else v for k, v in value.items()})
 
 
+def record_fetches(snapshot, rows: list[Fetched], histogram: Counter) -> None:
+    """Store the images and outcomes of newly fetched URLs, and the status ``histogram``, in one transaction."""
+    with snapshot.transaction():
+        for f in rows:
+            if f.status == "ok":
+                snapshot.put_blob(f.image, "image/jpeg", f.width, f.height)
+            snapshot.put_download(f.url, f.status, f.sha256, f.detail)
+            failpoint("record")
+        snapshot.set_meta("download_status", dict(histogram))
+
+
 class Downloader(FetcherState):
     """Fetches the images of search results (see the module docstring for what it guards against).
 
@@ -366,18 +377,8 @@ class Downloader(FetcherState):
             self.status[f.status] += 1
             out.append(f)
         if self.snapshot is not None:
-            self._record(rows)
+            record_fetches(self.snapshot, rows, self._base_status + self.status)
         return out
-
-    def _record(self, rows: list[Fetched]) -> None:
-        snap = self.snapshot
-        with snap.transaction():
-            for f in rows:
-                if f.status == "ok":
-                    snap.put_blob(f.image, "image/jpeg", f.width, f.height)
-                snap.put_download(f.url, f.status, f.sha256, f.detail)
-                failpoint("record")
-            snap.set_meta("download_status", dict(self._base_status + self.status))
 
     def _run(self, urls: list[str]) -> dict[str, Outcome]:
         """Download ``urls`` with at most ``threads`` in flight, ``per_host`` per host, hosts taken in turn."""

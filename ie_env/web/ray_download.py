@@ -22,7 +22,7 @@ from dataclasses import asdict
 
 from ie_env.ray_cluster import connect, import_ray, one_line
 from ie_env.types import SearchResult
-from ie_env.web.download import Downloader, DownloaderConfig, Fetched
+from ie_env.web.download import Downloader, DownloaderConfig, Fetched, FetcherState, record_fetches, seen_before
 
 RETRIES = 1
 """Extra attempts of a shard whose worker died or raised."""
@@ -34,7 +34,7 @@ def fetch_shard(config: dict, results: list[SearchResult]) -> list[Fetched]:
         return d.fetch(results)
 
 
-class RayDownloader:
+class RayDownloader(FetcherState):
     """Fetches the images of search results on Ray workers; the decisions and the snapshot stay here.
 
     Args:
@@ -97,9 +97,7 @@ class RayDownloader:
         rows: list[Fetched] = []  # newly fetched URLs, for the snapshot
         for r in results:
             if r.url in self._done:
-                status, sha, w, h = self._done[r.url]
-                f = (Fetched(r.url, r.key, "duplicate", sha, None, w, h, "URL seen before")
-                     if status in ("ok", "duplicate") else Fetched(r.url, r.key, status, detail="URL seen before"))
+                f = seen_before(r, self._done[r.url])
             else:
                 o = outcomes[r.url]
                 if o.status in ("ok", "duplicate") and (o.sha256 in self._seen or o.image is None):
@@ -114,28 +112,8 @@ class RayDownloader:
             self.status[f.status] += 1
             out.append(f)
         if self.snapshot is not None:
-            self._record(rows)
+            record_fetches(self.snapshot, rows, self._base_status + self.status)
         return out
-
-    def _record(self, rows: list[Fetched]) -> None:
-        snap = self.snapshot
-        with snap.transaction():
-            for f in rows:
-                if f.status == "ok":
-                    snap.put_blob(f.image, "image/jpeg", f.width, f.height)
-                snap.put_download(f.url, f.status, f.sha256, f.detail)
-            snap.set_meta("download_status", dict(self._base_status + self.status))
-
-    def state_dict(self) -> dict:
-        """What the fetcher remembers (outcome per URL, images met, status counts), as plain containers."""
-        return {"status": dict(self.status), "base_status": dict(self._base_status),
-                "done": {k: list(v) for k, v in self._done.items()}, "seen": sorted(self._seen)}
-
-    def load_state_dict(self, d: dict) -> None:
-        self.status = Counter(d["status"])
-        self._base_status = Counter(d["base_status"])
-        self._done = {k: tuple(v) for k, v in d["done"].items()}
-        self._seen = set(d["seen"])
 
 
 def make_downloader(snapshot=None, ray: str = "", workers: int = 2, **options):
