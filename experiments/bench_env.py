@@ -12,18 +12,14 @@ scales with the load average, which is reported):
   a posterior holding 1,000 (10,000) distinct observed concepts and recomputes mean and std of all 146,347
   concepts (median of ``--repeats``; the cold build before it is not timed).
 
-The env: frozen mode on a synthetic world (200 Tiny ImageNet classes x 50 synthetic JPEGs with tinyweb's
-captions, built once under ``<cache>/worlds/bench-env-200x50``; ~10k images, 4k distinct captions), target
-``tiny-imagenet:dog.n.01``, the ``resnet18`` frozen encoder at 32 px (a query's reward is a table look-up
-whatever the encoder), the full vocabulary (146,347 concepts), 100 results per query, 256 queries per
-iteration. The engine is the world's caption engine: it embeds each new query text with MiniLM unless the
-text is in the lemma table (``ie-explore embed-vocab``; ``query_table`` in the output says whether it was
-there; without it every new query costs ~10-40 ms and the env runs at tens of steps per second). The env takes
-the engine's fast path ``search_ids`` (world positions instead of result objects) when the engine has one;
-when it has not, the benchmark adds :class:`RankedIds`, the same ranking computed from the world's captions
-(``engine_fast_path`` says which; ``fast_path_agrees`` is the share of sample queries where it returned exactly
-the engine's answer), so the figures measure the env and the agents, not the building of result objects
-(``random_steps_per_s_results`` is the random agent through ``engine.search``). Concept embeddings for the
+The env: frozen mode with the defaults of ``InternetExplorerEnv`` (tinyweb 2, CIFAR-10 target, the default frozen
+encoder, 20 results per query, the full vocabulary of 146,347 concepts), 256 queries per iteration. Without a
+built tinyweb (``ie-explore build-world``) it falls back to a synthetic world (200 Tiny ImageNet classes x 50
+synthetic JPEGs with tinyweb's captions, built once under ``<cache>/worlds/bench-env-200x50``); ``world`` in the
+output says which. The engine embeds each new query text with MiniLM unless the text is in the lemma table
+(``ie-explore embed-vocab``; ``query_table`` in the output says whether it was there), and answers the lemma
+texts from its answer table (built on the first reset, ~2-3 minutes, then cached); without the lemma table
+every new query costs ~10-40 ms and the env runs at tens of steps per second. Concept embeddings for the
 GP: the cached MiniLM ones when present, else random unit vectors of the same shape (same cost;
 ``concept_embeddings`` says which).
 
@@ -40,16 +36,16 @@ import tempfile
 import time
 from pathlib import Path
 
-import faiss
 import numpy as np
 
 from agents import make_agent
 from agents.base import AgentContext
 from agents.posterior import GPConfig, GPPosterior
-from ie_env.data.text_embedding import MODEL_NAME, TextEmbedder, concept_embeddings, query_embeddings
+from ie_env.data.text_embedding import MODEL_NAME, concept_embeddings, query_embeddings
 from ie_env.data.vocabulary import load_vocabulary
 from ie_env.envs.env import InternetExplorerEnv
 from ie_env.paths import cache_dir, data_dir
+from offline_cache.world import world_dir
 
 WORLD = "bench-env-200x50"
 QUERIES_PER_ITERATION = 256
@@ -82,51 +78,13 @@ def synthetic_world(classes: int = 200, per_class: int = 50) -> Path:
         return build_tinyweb(TinywebConfig(source=str(root)), name=str(path))
 
 
-class RankedIds:
-    """``search_ids`` for a caption engine that lacks it: the engine's ranking (nearest distinct captions by
-    exact inner product, similarities rounded to 4 decimals, ties by caption id; a caption's images by sha256)
-    as world positions, from the world's public columns. Everything else is the engine's."""
-
-    def __init__(self, engine):
-        self.engine, self.world = engine, engine.world
-        w = self.world
-        self.index = faiss.IndexFlatIP(w.caption_embeddings.shape[1])
-        self.index.add(np.ascontiguousarray(w.caption_embeddings, dtype=np.float32))
-        self.order = np.lexsort((np.asarray(w.sha256), w.caption_ids))
-        counts = np.bincount(w.caption_ids, minlength=len(w.caption_texts))
-        self.starts = np.concatenate([[0], np.cumsum(counts)])
-        self.embed = TextEmbedder()
-        self.cache: dict = {}
-
-    def __getattr__(self, name):
-        return getattr(self.engine, name)
-
-    def search_ids(self, query: str, n: int) -> np.ndarray:
-        if (query, n) not in self.cache:
-            self.cache[(query, n)] = self._rank(query, n)
-        return self.cache[(query, n)]
-
-    def _rank(self, query: str, n: int) -> np.ndarray:
-        emb = self.embed([query])
-        k = min(self.index.ntotal, 64)
-        while True:
-            sims, ids = self.index.search(emb, k)
-            keep = ids[0] >= 0
-            sims, ids = np.round(sims[0][keep], 4), ids[0][keep]
-            ranked = ids[np.lexsort((ids, -sims))]
-            sizes = self.starts[ranked + 1] - self.starts[ranked]
-            if sizes.sum() >= n or k >= self.index.ntotal:
-                break
-            k = min(self.index.ntotal, k * 4)
-        take = ranked[: int(np.searchsorted(np.cumsum(sizes), n)) + 1]
-        return np.concatenate([self.order[self.starts[c]:self.starts[c + 1]] for c in take])[:n]
-
-
 def make_env(budget: int) -> InternetExplorerEnv:
+    """Frozen mode with the env's defaults on tinyweb, or the synthetic world when tinyweb is not built."""
+    if (world_dir("tinyweb") / "captions.npy").exists():
+        return InternetExplorerEnv(mode="frozen", budget=budget, queries_per_iteration=QUERIES_PER_ITERATION)
     return InternetExplorerEnv(world=str(synthetic_world()), target="tiny-imagenet:dog.n.01", mode="frozen",
                                frozen_encoder="resnet18", image_size=32, budget=budget,
-                               queries_per_iteration=QUERIES_PER_ITERATION, results_per_query=100,
-                               reward_targets=0)
+                               queries_per_iteration=QUERIES_PER_ITERATION, reward_targets=0)
 
 
 def gp_embeddings(vocab) -> tuple[np.ndarray, str]:
@@ -181,8 +139,6 @@ def refit_seconds(emb: np.ndarray, n: int, repeats: int, seed: int = 0) -> dict:
 def main(argv=None) -> dict:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--random-steps", type=int, default=4096, help="timed steps of the random agent")
-    ap.add_argument("--result-steps", type=int, default=256,
-                    help="timed steps of the random agent through engine.search (when the engine has no search_ids)")
     ap.add_argument("--gp-steps", type=int, default=2048, help="timed steps of the GP agent (refit every 256)")
     ap.add_argument("--sizes", default="1000,10000", help="observed concepts at which a refit is timed")
     ap.add_argument("--repeats", type=int, default=3, help="timed refits per size (median reported)")
@@ -190,28 +146,15 @@ def main(argv=None) -> dict:
     ap.add_argument("--json", action="store_true", help="print one JSON line at the end")
     args = ap.parse_args(argv)
     if args.quick:
-        args.random_steps, args.gp_steps, args.result_steps, args.sizes, args.repeats = 1024, 512, 64, "1000", 2
+        args.random_steps, args.gp_steps, args.sizes, args.repeats = 1024, 512, "1000", 2
     sizes = [int(s) for s in args.sizes.split(",") if s.strip()]
     load_before = os.getloadavg()[0]
     env = make_env(budget=1 + max(args.random_steps, args.gp_steps))
     table = query_embeddings(env.full_vocab, compute=False) is not None
     emb, source = gp_embeddings(env.vocab)
     ctx = AgentContext(vocab=env.vocab, concept_embeddings=emb, target_class_names=env.target.class_names)
-    result: dict = {"load_average_start": round(load_before, 2), "query_table": table,
+    result: dict = {"load_average_start": round(load_before, 2), "world": env.world.name, "query_table": table,
                     "concept_embeddings": source, "concepts": len(env.vocab), "world_images": len(env.world)}
-    if hasattr(env.engine, "search_ids"):
-        result["engine_fast_path"] = "engine"
-    else:
-        rnd = episode_speed(env, make_agent("random", ctx), args.result_steps)
-        print(f"random agent through engine.search: {rnd['steps_per_s']:.0f} steps/s ({rnd['steps']} steps); "
-              f"load {os.getloadavg()[0]:.1f}", flush=True)
-        result["random_steps_per_s_results"] = round(rnd["steps_per_s"], 1)
-        env.engine = fast = RankedIds(env.engine)
-        sample = [env.vocab.lemmas[i] for i in np.random.default_rng(1).integers(len(env.vocab), size=50)]
-        index_of = env.world.index_of
-        agree = [np.array_equal(fast.search_ids(q, 100), [index_of[r.key] for r in fast.engine.search(q, 100)])
-                 for q in sample]
-        result.update({"engine_fast_path": "benchmark (RankedIds)", "fast_path_agrees": float(np.mean(agree))})
     rnd = episode_speed(env, make_agent("random", ctx), args.random_steps)
     print(f"random agent: {rnd['steps_per_s']:.0f} steps/s ({rnd['steps']} steps, {rnd['wall_s']:.2f} s wall, "
           f"{rnd['cpu_s']:.2f} s CPU); load {os.getloadavg()[0]:.1f}", flush=True)

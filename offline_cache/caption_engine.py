@@ -2,27 +2,43 @@
 
 Works like the paper's LAION engine, with text captions in place of CLIP embeddings: the query is embedded and
 answered by the images of its ``n`` nearest captions, one image each (every image of tinyweb 2 has its own
-alt text; the rare images sharing a caption are separate entries). The index is exact inner product; equal
-similarities (rounded to 1e-5) are broken by the image's position in the catalogue, so the same query always
-gets the same answer and repeating it finds nothing new. A query for a concept the world lacks returns its
-nearest neighbours.
+alt text; the rare images sharing a caption are separate entries). The search is exact: faiss's flat inner
+product proposes the ``n + 32`` nearest images, whose similarities are then recomputed in float64 and rounded
+to 1e-5; equal ones are broken by the image's position in the catalogue, so the same query always gets the same
+answer and repeating it finds nothing new. A query for a concept the world lacks returns its nearest neighbours.
+
+A flat search over tinyweb's 100,000 captions costs ~20-30 ms a query on two cores, the most of a frozen env
+step. The texts agents query are mostly the vocabulary's lemmas, so :meth:`CaptionIndexEngine.use_answer_table`
+answers all of them at once (batched, ~1-2 minutes for the 119,034 lemmas, cached on disk by world and table):
+the proposals of those texts are then read from the table, and the float64 re-ranking makes the answer the same
+as a search's.
 
 Worlds of version 1 (``tinyweb-v1``: many images per template caption) keep their engine: the nearest distinct
 captions, each expanded into all its images (by sha256) until ``n`` are collected, so earlier figures reproduce.
 """
 from __future__ import annotations
 
+import hashlib
+import time
 from collections import OrderedDict
 from dataclasses import replace
 
 import faiss
 import numpy as np
+from tqdm.auto import tqdm
 
+from ie_env.atomic import atomic_save_npy
 from ie_env.data.text_embedding import TextEmbedder
+from ie_env.paths import cache_dir
 from ie_env.types import SearchResult
 from ie_env.web.search.base import SearchError
 from offline_cache.tinyweb import open_world
 from offline_cache.world import World
+
+MARGIN = 32
+"""Extra proposals beyond ``n`` re-ranked exactly, so that ties and rounding at the cut are decided in float64."""
+ANSWER_DEPTH = 64
+"""Proposals stored per text by :meth:`CaptionIndexEngine.use_answer_table` (serves ``n`` up to 32)."""
 
 
 class CaptionIndexEngine:
@@ -53,6 +69,34 @@ class CaptionIndexEngine:
             self._groups = np.split(order, np.cumsum(counts)[:-1])  # image positions per caption, fixed order
         self._cache: OrderedDict[tuple[str, int], np.ndarray] = OrderedDict()
         self._cache_size = cache_size
+        self._emb = emb
+        self._answers: tuple[dict[str, int], np.ndarray, str] | None = None
+
+    def use_answer_table(self, name: str, rows: dict[str, int], embeddings: np.ndarray, progress: bool = True) -> None:
+        """Answer every text of an embedding table (``name``, e.g. the vocabulary's lemmas; ``rows``: text ->
+        row of ``embeddings``) at once, or load the answers cached on disk for this world and table: a query
+        with one of these texts then costs a look-up. Per-image worlds only (version 1 keeps its searches)."""
+        if not self.per_image or self._answers is not None and self._answers[2] == name:
+            return
+        digest = hashlib.blake2b(self._emb.tobytes(), digest_size=8).hexdigest()
+        path = cache_dir() / "answers" / f"{self.name}-{digest}-{name}-{ANSWER_DEPTH}.npy"
+        depth = min(ANSWER_DEPTH, self._index.ntotal)
+        ids = np.load(path, mmap_mode="r", allow_pickle=False) if path.exists() else None
+        if ids is None or ids.shape != (len(embeddings), depth):
+            start = time.perf_counter()
+            if progress:
+                print(f"answering the {len(embeddings):,} query texts of {name} over the {self._index.ntotal:,} "
+                      f"captions of {self.name} once (~{len(embeddings) * self._index.ntotal / 5e9:.0f} min here; cached): "
+                      "every such query is then a look-up", flush=True)
+            ids = np.empty((len(embeddings), depth), np.int32)
+            block = 2048
+            for s in tqdm(range(0, len(embeddings), block), desc="answer table", unit="block", disable=not progress):
+                ids[s:s + block] = self._index.search(np.ascontiguousarray(embeddings[s:s + block], np.float32),
+                                                      depth)[1]
+            atomic_save_npy(path, ids)
+            if progress:
+                print(f"answer table ready in {time.perf_counter() - start:.0f} s: {path}", flush=True)
+        self._answers = (rows, ids, name)
 
     def search(self, query: str, n: int | None = None) -> list[SearchResult]:
         return self.search_batch([query], n)[0]
@@ -96,21 +140,34 @@ class CaptionIndexEngine:
         for q in queries:
             if not q.strip():
                 raise SearchError("empty query: give a concept name such as 'tabby'")
-        return self._nearest(self._embed(queries), n)
+        emb = self._embed(queries)
+        if not self.per_image:
+            return self._rank_groups(emb, n)
+        k = min(self._index.ntotal, n + MARGIN)
+        rows = self._answers[0] if self._answers is not None and k <= self._answers[1].shape[1] else {}
+        proposals: list = [self._answers[1][rows[q], :k] if q in rows else None for q in queries]
+        todo = [j for j, p in enumerate(proposals) if p is None]
+        if todo:
+            for j, ids in zip(todo, self._index.search(np.ascontiguousarray(emb[todo], np.float32), k)[1]):
+                proposals[j] = ids
+        return [self._exact(e, ids, n) for e, ids in zip(emb, proposals)]
 
     def _nearest(self, emb: np.ndarray, n: int) -> list[tuple[np.ndarray, np.ndarray]]:
         """``(positions, similarities)`` of the answer to each row of ``emb``."""
         if not self.per_image:
             return self._rank_groups(emb, n)
-        k = min(self._index.ntotal, n + 32)  # a margin, so ties at the cut are ordered by position
-        sims, ids = self._index.search(np.ascontiguousarray(emb, dtype=np.float32), k)
-        out = []
-        for s, i in zip(sims, ids):
-            keep = i >= 0
-            s, i = np.round(s[keep], 5), i[keep]
-            order = np.lexsort((i, -s))[:n]
-            out.append((i[order].astype(np.int64), s[order]))
-        return out
+        k = min(self._index.ntotal, n + MARGIN)
+        ids = self._index.search(np.ascontiguousarray(emb, dtype=np.float32), k)[1]
+        return [self._exact(e, i, n) for e, i in zip(emb, ids)]
+
+    def _exact(self, emb: np.ndarray, ids: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray]:
+        """The best ``n`` of proposed positions ``ids``: similarities recomputed in float64 and rounded to 1e-5,
+        ties by position."""
+        ids = np.asarray(ids, np.int64)
+        ids = ids[ids >= 0]
+        sims = np.round(self._emb[ids].astype(np.float64) @ emb.astype(np.float64), 5)
+        order = np.lexsort((ids, -sims))[:n]
+        return ids[order], sims[order].astype(np.float32)
 
     def _rank_groups(self, emb: np.ndarray, n: int) -> list[tuple[np.ndarray, np.ndarray]]:
         """Version 1: nearest distinct captions, each expanded into its images (widening k until n are found)."""

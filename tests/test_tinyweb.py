@@ -110,3 +110,22 @@ def test_version_1_stays_buildable(tiny_source, tmp_path):
     assert len(set(w.captions)) < len(w)  # templates: images share captions
     engine = make_engine("tinyweb", world=w, n=8)
     assert not engine.per_image and len({r.key for r in engine.search("tabby")}) == 8
+
+
+def test_answer_table_gives_the_searches_answers_and_is_cached(tiny_world, monkeypatch, tmp_path):
+    monkeypatch.setenv("IE_CACHE_DIR", str(tmp_path))
+    texts = ["tabby cat", "lemon", "violin", "goldfish", "a dog"]
+    searched = make_engine("tinyweb", world=tiny_world, n=10)
+    expected = [searched.search_ids(t) for t in texts]
+    emb = searched._embed(texts)
+    rows = {t: i for i, t in enumerate(texts)}
+    engine = make_engine("tinyweb", world=tiny_world, n=10)
+    engine.use_answer_table("t", rows, emb, progress=False)
+    assert len(list((tmp_path / "answers").glob("*.npy"))) == 1
+    again = make_engine("tinyweb", world=tiny_world, n=10)
+    monkeypatch.setattr(again._index, "search", lambda *a: pytest.fail("the cached table was not used"))
+    again.use_answer_table("t", rows, emb, progress=False)
+    for e in (engine, again):
+        assert all(np.array_equal(e.search_ids(t), x) for t, x in zip(texts, expected))
+    with pytest.raises(pytest.fail.Exception):  # a text outside the table is still searched
+        again.search_ids("a red tabby cat")

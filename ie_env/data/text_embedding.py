@@ -51,6 +51,11 @@ def register_table(name: str, texts: list[str], embeddings: np.ndarray) -> None:
     _TABLES[name] = ({t: i for i, t in enumerate(texts)}, embeddings)
 
 
+def registered_table(name: str) -> tuple[dict[str, int], np.ndarray] | None:
+    """A table registered with :func:`register_table`: (text -> row, embeddings), or None."""
+    return _TABLES.get(name)
+
+
 def _look_up(text: str) -> np.ndarray | None:
     for index, emb in _TABLES.values():
         row = index.get(text)
@@ -130,11 +135,16 @@ def _lemma_texts(fingerprint: str, vocab) -> list[str]:
     return sorted(set(vocab.lemmas))
 
 
+def lemma_table_name(vocab) -> str:
+    """The name under which :func:`query_embeddings` registers the lemma table of ``vocab``."""
+    return f"lemmas-{vocab.fingerprint}"
+
+
 def query_embeddings(vocab, compute: bool = True, progress: bool = True) -> np.ndarray | None:
     """Embeddings of every distinct lemma of ``vocab`` (sorted), cached on disk and registered as a look-up
     table of :class:`TextEmbedder`. With ``compute=False`` only a table already on disk is used (None if
     there is none): ~15-30 minutes on two cores for the full vocabulary the first time."""
-    name = f"lemmas-{vocab.fingerprint}"
+    name = lemma_table_name(vocab)
     if name in _TABLES:
         return _TABLES[name][1]
     texts = _lemma_texts(vocab.fingerprint, vocab)

@@ -10,7 +10,7 @@ from gymnasium import spaces
 
 from ie_env.data.ground_truth import relevant_mask
 from ie_env.data.targets import load_target
-from ie_env.data.text_embedding import query_embeddings
+from ie_env.data.text_embedding import lemma_table_name, query_embeddings, registered_table
 from ie_env.data.vocabulary import descriptor_text, load_vocabulary
 from ie_env.envs.presets import apply_preset
 from ie_env.envs.render import MAX_TILES, StepView, render_ansi, render_rgb
@@ -219,7 +219,10 @@ class InternetExplorerEnv(gym.Env):
     def reset(self, *, seed: int | None = None, options: dict | None = None):
         super().reset(seed=seed)
         if getattr(self, "world", None) is not None:  # query texts of the vocabulary: looked up, not embedded
-            query_embeddings(self.full_vocab, compute=False)
+            if query_embeddings(self.full_vocab, compute=False) is not None and hasattr(self.engine,
+                                                                                        "use_answer_table"):
+                name = lemma_table_name(self.full_vocab)
+                self.engine.use_answer_table(name, *registered_table(name))  # and answered once, not searched
         self.scorer.reset(int(self.np_random.integers(2**31)))
         self.t = 0
         self.iteration = 0

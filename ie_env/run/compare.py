@@ -53,8 +53,8 @@ class CompareConfig:
     """Seeds are first_seed, first_seed + 1, ..."""
     budget: int = 1024
     """Queries per episode."""
-    queries_per_iteration: int = 32
-    """Queries between training calls."""
+    queries_per_iteration: int = 256
+    """Queries per iteration: between training calls (full mode) and GP refits (the paper's 256)."""
     results_per_query: int = EnvConfig.results_per_query
     """Images the engine returns per query."""
     target: str = "cifar10"
