@@ -61,15 +61,21 @@ class CandidateSet:
         c, r = (np.asarray(x) for x in zip(*self.observed)) if self.observed else (np.zeros(0, int), np.zeros(0))
         self.posterior.fit(c.astype(np.int64), r.astype(np.float32))
         self.mean, self.std = self.posterior.mean_std()
-
-    def propose(self) -> np.ndarray:
         k = self.config.k
         n_top = k - int(round(k * self.config.explore_share))
-        score = self.mean + self.std
-        top = np.argpartition(-score, n_top)[:n_top] if n_top else np.zeros(0, np.int64)
-        rest = self.rng.choice(len(score), k - n_top + len(top), replace=False)
-        rest = [c for c in rest if c not in set(top.tolist())][:k - n_top]
-        self.candidates = np.concatenate([top, np.asarray(rest, np.int64)]).astype(np.int64)
+        score = self.mean + self.std  # changes only here, so the top candidates are chosen once per refit
+        self.top = np.argpartition(-score, n_top)[:n_top].astype(np.int64) if n_top else np.zeros(0, np.int64)
+
+    def propose(self) -> np.ndarray:
+        """The top candidates by mean + std, then distinct uniformly drawn others (by rejection: O(k))."""
+        rest: list[int] = []
+        taken = set(self.top.tolist())
+        while len(rest) < self.config.k - len(self.top):
+            c = int(self.rng.integers(len(self.mean)))
+            if c not in taken:
+                taken.add(c)
+                rest.append(c)
+        self.candidates = np.concatenate([self.top, np.asarray(rest, np.int64)])
         return self.candidates
 
     def features(self) -> np.ndarray:

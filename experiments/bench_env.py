@@ -41,7 +41,8 @@ import numpy as np
 from agents import make_agent
 from agents.base import AgentContext
 from agents.posterior import GPConfig, GPPosterior
-from ie_env.data.text_embedding import MODEL_NAME, concept_embeddings, query_embeddings
+from experiments.bench_gp import embeddings
+from ie_env.data.text_embedding import query_embeddings
 from ie_env.data.vocabulary import load_vocabulary
 from ie_env.envs.env import InternetExplorerEnv
 from ie_env.paths import cache_dir, data_dir
@@ -85,16 +86,6 @@ def make_env(budget: int) -> InternetExplorerEnv:
     return InternetExplorerEnv(world=str(synthetic_world()), target="tiny-imagenet:dog.n.01", mode="frozen",
                                frozen_encoder="resnet18", image_size=32, budget=budget,
                                queries_per_iteration=QUERIES_PER_ITERATION, reward_targets=0)
-
-
-def gp_embeddings(vocab) -> tuple[np.ndarray, str]:
-    """The cached MiniLM concept embeddings when present, else random unit vectors of the same shape."""
-    path = cache_dir() / "embeddings" / f"{MODEL_NAME}-concepts-{vocab.fingerprint}-{len(vocab)}.npy"
-    if path.exists():
-        return np.ascontiguousarray(concept_embeddings(vocab, progress=False), np.float32), "MiniLM"
-    e = np.random.default_rng(0).standard_normal((len(vocab), 384)).astype(np.float32)
-    e /= np.linalg.norm(e, axis=1, keepdims=True)
-    return e, "random unit vectors"
 
 
 def episode_speed(env, agent, steps: int, seed: int = 0) -> dict:
@@ -151,7 +142,7 @@ def main(argv=None) -> dict:
     load_before = os.getloadavg()[0]
     env = make_env(budget=1 + max(args.random_steps, args.gp_steps))
     table = query_embeddings(env.full_vocab, compute=False) is not None
-    emb, source = gp_embeddings(env.vocab)
+    emb, source = embeddings(env.vocab)
     ctx = AgentContext(vocab=env.vocab, concept_embeddings=emb, target_class_names=env.target.class_names)
     result: dict = {"load_average_start": round(load_before, 2), "world": env.world.name, "query_table": table,
                     "concept_embeddings": source, "concepts": len(env.vocab), "world_images": len(env.world)}

@@ -22,9 +22,8 @@ import numpy as np
 import torch
 
 from agents.posterior import GPConfig, GPPosterior, exact_posterior
-from ie_env.data.text_embedding import MODEL_NAME, concept_embeddings
+from ie_env.data.text_embedding import concept_embeddings, concept_embeddings_path
 from ie_env.data.vocabulary import load_vocabulary
-from ie_env.paths import cache_dir
 
 CIFAR10 = ("airplane.n.01 car.n.01 bird.n.01 cat.n.01 deer.n.01 dog.n.01 frog.n.01 horse.n.01 ship.n.01 "
            "truck.n.01").split()
@@ -36,8 +35,7 @@ METHOD = ("exact representer weights (incremental float32 Cholesky carrying L^-1
 
 def embeddings(vocab) -> tuple[np.ndarray, str]:
     """The real concept embeddings when cached, else random unit vectors of the same shape (and say so)."""
-    path = cache_dir() / "embeddings" / f"{MODEL_NAME}-concepts-{vocab.fingerprint}-{len(vocab)}.npy"
-    if path.exists():
+    if concept_embeddings_path(vocab).exists():
         return np.ascontiguousarray(concept_embeddings(vocab, progress=False), np.float32), "MiniLM concept embeddings"
     rng = np.random.default_rng(0)
     e = rng.standard_normal((len(vocab), 384)).astype(np.float32)

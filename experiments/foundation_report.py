@@ -13,9 +13,8 @@ import json
 import shutil
 import time
 
-from ie_env.data.text_embedding import MODEL_NAME, concept_embeddings
+from ie_env.data.text_embedding import concept_embeddings, concept_embeddings_path
 from ie_env.data.vocabulary import load_vocabulary
-from ie_env.paths import cache_dir
 from ie_env.web.search import make_engine
 from offline_cache.tinyweb import build_tinyweb, open_world
 from offline_cache.world import world_dir
@@ -34,7 +33,7 @@ def main(argv=None) -> dict:
     vocab = load_vocabulary()
     out: dict = {"vocabulary": {"concepts": len(vocab), "synsets": vocab.n_synsets,
                                 "distinct_strings": len({l.lower() for l in vocab.lemmas})}}
-    side = cache_dir() / "embeddings" / f"{MODEL_NAME}-concepts-{vocab.fingerprint}-{len(vocab)}.json"
+    side = concept_embeddings_path(vocab).with_suffix(".json")
     if args.reembed:
         side.unlink(missing_ok=True)
         side.with_suffix(".npy").unlink(missing_ok=True)

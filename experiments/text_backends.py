@@ -1,0 +1,72 @@
+"""Speed and neighbour agreement of the text-embedding backends (fp32 and bf16) on the concept texts.
+
+- ``{backend}_texts_per_s``: concept texts embedded per second, timed on ``--speed-texts`` texts drawn at random
+  from the vocabulary (so short and long ones in their usual mix), after a warm-up batch.
+- ``top10_agreement``: for ``--sample`` concepts, the share of their 10 nearest concepts (cosine, among all
+  146,347) under fp32 that are also among the 10 nearest under bf16. Both full embedding sets come from the
+  cache (``concept_embeddings`` computes the missing one: ~6 minutes for bf16, ~17 for fp32, on two cores).
+
+    python experiments/text_backends.py --json
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import time
+
+import numpy as np
+import torch
+
+from ie_env.data.text_embedding import TextEmbedder, bf16_supported, cached_embeddings
+from ie_env.data.vocabulary import load_vocabulary
+
+
+def texts_per_second(texts: list[str], backend: str) -> float:
+    embed = TextEmbedder(backend=backend)
+    embed(texts[:64])  # warm-up: model load and first kernels
+    start = time.perf_counter()
+    embed(texts)
+    return len(texts) / (time.perf_counter() - start)
+
+
+def top10_agreement(a: np.ndarray, b: np.ndarray, rows: np.ndarray, k: int = 10) -> float:
+    """Mean share of each sampled row's ``k`` nearest rows (itself excluded) under ``a`` kept under ``b``."""
+    kept = []
+    for emb_ in (a, b):
+        e = torch.from_numpy(np.ascontiguousarray(emb_, np.float32))
+        sims = e[torch.from_numpy(rows)] @ e.T
+        sims[torch.arange(len(rows)), torch.from_numpy(rows)] = -2.0
+        kept.append(torch.topk(sims, k, dim=1).indices.numpy())
+    return float(np.mean([len(set(x) & set(y)) / k for x, y in zip(*kept)]))
+
+
+def main(argv=None) -> dict:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--speed-texts", type=int, default=2048, help="texts timed per backend")
+    ap.add_argument("--sample", type=int, default=2000, help="concepts whose 10 nearest neighbours are compared")
+    ap.add_argument("--json", action="store_true", help="print one JSON line at the end")
+    args = ap.parse_args(argv)
+    if not bf16_supported():
+        raise SystemExit("this CPU has no native bfloat16 matrix products (AVX-512 BF16 / AMX): only fp32 runs here")
+    vocab = load_vocabulary()
+    rng = np.random.default_rng(0)
+    texts = [vocab.texts[i] for i in rng.choice(len(vocab), args.speed_texts, replace=False)]
+    result: dict = {"concepts": len(vocab), "speed_texts": len(texts)}
+    for backend in ("fp32", "bf16"):
+        result[f"{backend}_texts_per_s"] = round(texts_per_second(texts, backend), 1)
+        print(f"{backend}: {result[f'{backend}_texts_per_s']:.0f} texts/s", flush=True)
+    result["speedup"] = round(result["bf16_texts_per_s"] / result["fp32_texts_per_s"], 2)
+    key = f"concepts-{vocab.fingerprint}"
+    full = {b: cached_embeddings(vocab.texts, key, backend=b) for b in ("fp32", "bf16")}
+    rows = rng.choice(len(vocab), args.sample, replace=False)
+    result["top10_agreement"] = round(top10_agreement(full["fp32"], full["bf16"], rows), 4)
+    result["sample"] = args.sample
+    print(f"bf16 is {result['speedup']}x fp32; it keeps {100 * result['top10_agreement']:.1f}% of the 10 nearest "
+          f"concepts of {args.sample} sampled concepts", flush=True)
+    if args.json:
+        print(json.dumps(result))
+    return result
+
+
+if __name__ == "__main__":
+    main()
