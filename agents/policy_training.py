@@ -47,11 +47,11 @@ class TrainConfig:
     """Output folder: model.zip, best_model.zip, evaluations.npz, monitor/, train_config.json, tensorboard/."""
     world: str = "tinyweb"
     """Offline world."""
-    budget: int = 256
-    """Queries per episode."""
-    queries_per_iteration: int = 32
-    """Queries between posterior refits of the candidate features (the env's iteration)."""
-    results_per_query: int = 100
+    budget: int = 1024
+    """Queries per episode (as in the frozen comparison the policy is scored in)."""
+    queries_per_iteration: int = 256
+    """Queries between posterior refits of the candidate features (the env's iteration; the comparison's)."""
+    results_per_query: int = EnvConfig.results_per_query
     """Images per answer."""
     frozen_encoder: str = EnvConfig.frozen_encoder
     """Frozen mode's encoder."""
@@ -66,8 +66,9 @@ class TrainConfig:
     """PCA dimensions of each candidate's text embedding in its features."""
     seed: int = 0
     """Seed of the model and of the training environments."""
-    eval_freq: int = 2048
-    """Training steps between two evaluations (over all training environments; at least one evaluation runs)."""
+    eval_freq: int = 20_000
+    """Training steps between two evaluations (over all training environments; at least one evaluation runs;
+    each costs ``eval_episodes x budget`` env steps)."""
     eval_episodes: int = 2
     """Episodes per evaluation."""
     tensorboard: bool = True

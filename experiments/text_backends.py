@@ -33,7 +33,7 @@ def top10_agreement(a: np.ndarray, b: np.ndarray, rows: np.ndarray, k: int = 10)
     """Mean share of each sampled row's ``k`` nearest rows (itself excluded) under ``a`` kept under ``b``."""
     kept = []
     for emb_ in (a, b):
-        e = torch.from_numpy(np.ascontiguousarray(emb_, np.float32))
+        e = torch.from_numpy(np.array(emb_, np.float32))
         sims = e[torch.from_numpy(rows)] @ e.T
         sims[torch.arange(len(rows)), torch.from_numpy(rows)] = -2.0
         kept.append(torch.topk(sims, k, dim=1).indices.numpy())
