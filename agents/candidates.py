@@ -13,6 +13,7 @@ import gymnasium as gym
 import numpy as np
 from gymnasium import spaces
 
+from agents.base import SIGNALS, learning_signal
 from agents.posterior import GPPosterior
 from ie_env.data.text_embedding import concept_embeddings
 
@@ -27,6 +28,14 @@ class CandidateConfig:
     """Share of candidates drawn uniformly at random; the rest are the top by mean + std."""
     embedding_dim: int = 16
     """PCA dimensions of the text embedding kept in each candidate's features."""
+    reward: str = "new_reward"
+    """What the policy is rewarded with and the posterior learns from (``agents.base.learning_signal``):
+    ``new_reward`` (the reward of the answer's new images: a repeated query earns 0) or the env's ``reward``
+    (which a repeated query earns again, so a policy trained on it learns to repeat its best query)."""
+
+    def __post_init__(self):
+        if self.reward not in SIGNALS:
+            raise ValueError(f"reward={self.reward!r}: use one of {', '.join(SIGNALS)}")
 
 
 class CandidateSet:
@@ -112,6 +121,7 @@ class CandidateSetWrapper(gym.Wrapper):
         concept = int(self.cands.candidates[int(action)])
         plain = (concept, 0) if self.env.unwrapped.config.descriptors else concept  # no descriptor
         _, reward, terminated, truncated, info = self.env.step(plain)
+        reward = learning_signal(reward, info, self.cands.config.reward)
         self.cands.observe(concept, reward)
         if info["iteration_end"]:
             self.cands.refit()

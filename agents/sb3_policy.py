@@ -17,7 +17,7 @@ from stable_baselines3 import DQN, PPO
 from stable_baselines3.common.base_class import BaseAlgorithm
 from stable_baselines3.common.monitor import Monitor
 
-from agents.base import Agent, AgentContext, Query
+from agents.base import Agent, AgentContext, Query, learning_signal
 from agents.candidates import CandidateConfig, CandidateSet, CandidateSetWrapper
 
 ALGOS = {"ppo": PPO, "dqn": DQN}
@@ -109,7 +109,7 @@ class SB3Agent(Agent):
         return Query(concept, -1, self.context.vocab.lemmas[concept])
 
     def observe(self, query: Query, reward: float, info: dict | None = None) -> None:
-        self.cands.observe(query.concept, reward)
+        self.cands.observe(query.concept, learning_signal(reward, info, self.cands.config.reward))
         self.n_obs += 1
         if self.n_obs % self.refit_every == 0:
             self.cands.refit()

@@ -30,3 +30,17 @@ def test_ppo_agent_trains_and_acts(tiny_world, concepts):
         assert 0 <= q.concept < len(env.vocab) and q.text == env.vocab.lemmas[q.concept]
         _, r, _, _, _ = env.step((q.concept, 0))
         agent.observe(q, r)
+
+
+def test_a_repeated_query_earns_nothing_unless_the_env_reward_is_asked_for(tiny_world, concepts):
+    rewards = {}
+    for signal in ("new_reward", "reward"):
+        env = CandidateSetWrapper(make(tiny_world, concepts), config=CandidateConfig(k=6, embedding_dim=4,
+                                                                                     reward=signal))
+        env.reset(seed=0)
+        first = int(env.cands.candidates[0])
+        r1 = env.step(0)[1]
+        slot = int(np.flatnonzero(env.cands.candidates == first)[0])  # the top candidates stay until a refit
+        rewards[signal] = (r1, env.step(slot)[1])
+    assert rewards["new_reward"][0] > 0 and rewards["new_reward"][1] == 0.0
+    assert rewards["reward"][1] == rewards["reward"][0] > 0

@@ -231,7 +231,7 @@ def run_one(cfg: CompareConfig, name: str, seed: int, env: InternetExplorerEnv, 
         return target_only(env, seed)
     if agent is None:
         options = cfg.agent_options.get(name, {})
-        if name.startswith("gp"):  # the posterior refits once an iteration, as in the paper
+        if name.startswith("gp") or name in ("ppo", "dqn"):  # posteriors refit once an iteration, as in the paper
             options = {"refit_every": env.config.queries_per_iteration, **options}
         agent = make_agent_for_env(name, env, **options)
     run = run_episode(env, agent, seed, bar)
