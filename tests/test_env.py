@@ -95,7 +95,8 @@ def test_compare_agents_writes_the_summary_checks_read(tiny_world, tmp_path):
         for key in ("relevant_images", "precision"):
             assert entry[key]["lo"] <= entry[key]["mean"] <= entry[key]["hi"]
         assert entry["steps_per_s"] > 0 and 0 <= entry["precision"]["mean"] <= 1
-    assert summary["relevant_total"] == 12 and summary["agent_options"] == {"gp": {"refit_every": 4}}
+    assert summary["ceiling"]["relevant_total"] == 12 and summary["ceiling"]["relevant_with_own_caption"] <= 12
+    assert summary["agent_options"] == {"gp": {"refit_every": 4}}
     runs = json.loads((out / "runs.json").read_text())
     assert len(runs["gp"]) == 2 and len(runs["gp"][0]["curve"]["relevant_images"]) == 8
     assert (out / "relevant_images.png").exists()

@@ -301,14 +301,15 @@ def summarise(cfg: CompareConfig, env, runs: dict) -> dict:
     options = {k: v for k, v in asdict(cfg).items()
                if k not in ("out", "resume", "agents", "first_seed", "tensorboard", "ray")}
     summary: dict = {**options, "frozen_encoder": env.config.frozen_encoder, "image_size": env.config.image_size,
-                     **ceiling(env), "agents": {}}
+                     "ceiling": ceiling(env), "agents": {}}
     for name, seeds in runs.items():
         entry = {}
         if name != "target_only":
             for m in METRICS:
                 entry[m] = interval([r["final"][m] for r in seeds])
             entry["steps_per_s"] = float(np.mean([r["steps_per_s"] for r in seeds]))
-            entry["web_share"] = interval([r["final"]["distinct_images"] / summary["web_images"] for r in seeds])
+            web = summary["ceiling"]["web_images"]
+            entry["web_share"] = interval([r["final"]["distinct_images"] / web for r in seeds])
         if env.config.mode == "full":
             entry["knn_accuracy"] = interval([r["final"]["knn_accuracy"] for r in seeds])
             if all("linear_probe" in r["final"] for r in seeds):
@@ -366,8 +367,9 @@ def print_summary(summary: dict, out: str) -> None:
     shares = {n: e["web_share"]["mean"] for n, e in summary["agents"].items() if "web_share" in e}
     if shares:
         print("share of the web downloaded per episode: " + ", ".join(f"{n} {v:.1%}" for n, v in shares.items()))
-    print(f"the world holds {summary['web_images']} distinct images, {summary['relevant_total']} of them relevant, "
-          f"{summary['relevant_with_own_caption']} of those captioned as their own class (the ceiling); "
+    top = summary["ceiling"]
+    print(f"the world holds {top['web_images']} distinct images, {top['relevant_total']} of them relevant, "
+          f"{top['relevant_with_own_caption']} of those captioned as their own class (the ceiling); "
           f"env steps/s: {fmt(summary['steps_per_s'])}")
     folder = Path(out)
     print(f"results in {folder}/: summary.json, summary.csv, runs.json"
