@@ -9,7 +9,7 @@ answer and repeating it finds nothing new. A query for a concept the world lacks
 
 A flat search over tinyweb's 100,000 captions costs ~20-30 ms a query on two cores, the most of a frozen env
 step. The texts agents query are mostly the vocabulary's lemmas, so :meth:`CaptionIndexEngine.use_answer_table`
-answers all of them at once (batched, ~1-2 minutes for the 119,034 lemmas, cached on disk by world and table):
+answers all of them at once (batched, ~2.5 minutes for the 119,034 lemmas, cached on disk by world and table):
 the proposals of those texts are then read from the table, and the float64 re-ranking makes the answer the same
 as a search's.
 
@@ -85,9 +85,10 @@ class CaptionIndexEngine:
         if ids is None or ids.shape != (len(embeddings), depth):
             start = time.perf_counter()
             if progress:
+                minutes = len(embeddings) * self._index.ntotal / 5e9  # ~5e9 query-caption pairs a minute here
                 print(f"answering the {len(embeddings):,} query texts of {name} over the {self._index.ntotal:,} "
-                      f"captions of {self.name} once (~{len(embeddings) * self._index.ntotal / 5e9:.0f} min here; cached): "
-                      "every such query is then a look-up", flush=True)
+                      f"captions of {self.name} once (~{minutes:.0f} min; cached): every such query is then a "
+                      "look-up", flush=True)
             ids = np.empty((len(embeddings), depth), np.int32)
             block = 2048
             for s in tqdm(range(0, len(embeddings), block), desc="answer table", unit="block", disable=not progress):
@@ -140,25 +141,22 @@ class CaptionIndexEngine:
         for q in queries:
             if not q.strip():
                 raise SearchError("empty query: give a concept name such as 'tabby'")
-        emb = self._embed(queries)
+        return self._nearest(self._embed(queries), n, texts=queries)
+
+    def _nearest(self, emb: np.ndarray, n: int, texts: list[str] | None = None) -> list[tuple[np.ndarray, np.ndarray]]:
+        """``(positions, similarities)`` of the answer to each row of ``emb`` (whose ``texts``, when given, are
+        looked up in the answer table first)."""
         if not self.per_image:
             return self._rank_groups(emb, n)
         k = min(self._index.ntotal, n + MARGIN)
-        rows = self._answers[0] if self._answers is not None and k <= self._answers[1].shape[1] else {}
-        proposals: list = [self._answers[1][rows[q], :k] if q in rows else None for q in queries]
+        table = self._answers if texts is not None and self._answers is not None else None
+        rows = table[0] if table is not None and k <= table[1].shape[1] else {}
+        proposals: list = [table[1][rows[t], :k] if t in rows else None for t in (texts or [None] * len(emb))]
         todo = [j for j, p in enumerate(proposals) if p is None]
         if todo:
             for j, ids in zip(todo, self._index.search(np.ascontiguousarray(emb[todo], np.float32), k)[1]):
                 proposals[j] = ids
         return [self._exact(e, ids, n) for e, ids in zip(emb, proposals)]
-
-    def _nearest(self, emb: np.ndarray, n: int) -> list[tuple[np.ndarray, np.ndarray]]:
-        """``(positions, similarities)`` of the answer to each row of ``emb``."""
-        if not self.per_image:
-            return self._rank_groups(emb, n)
-        k = min(self._index.ntotal, n + MARGIN)
-        ids = self._index.search(np.ascontiguousarray(emb, dtype=np.float32), k)[1]
-        return [self._exact(e, i, n) for e, i in zip(emb, ids)]
 
     def _exact(self, emb: np.ndarray, ids: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray]:
         """The best ``n`` of proposed positions ``ids``: similarities recomputed in float64 and rounded to 1e-5,

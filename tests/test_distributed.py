@@ -14,11 +14,11 @@ import pytest
 import torch
 import torch.distributed as dist
 import torch.multiprocessing as mp
-from tests.test_learner import synthetic_images, tiny_config
 
 from ie_env.envs.env import EnvConfig
 from ie_env.learning import distributed
 from ie_env.learning.learner import Learner
+from tests.test_learner import synthetic_images, tiny_config
 
 CONFIG = dict(batch_size=32, lr=1e-4, steps_per_iteration=4)
 """A global batch of 32 (16 a process), AdamW; 8 steps: 4, a checkpoint written by rank 0 and loaded by all, 4."""
