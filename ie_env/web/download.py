@@ -175,6 +175,25 @@ class FetcherState:
                                                                          for k, v in value.items()}
         return d
 
+    def _collect(self, results: list[SearchResult], outcomes: dict, judge) -> list[Fetched]:
+        """One :class:`Fetched` per result, in order: a URL met before from memory (:func:`seen_before`), a new
+        one by ``judge(result, outcomes[url])``; every result counted in ``status``, the new ones recorded in the
+        snapshot."""
+        out: list[Fetched] = []
+        rows: list[Fetched] = []  # newly fetched URLs, for the snapshot
+        for r in results:
+            if r.url in self._done:
+                f = seen_before(r, self._done[r.url])
+            else:
+                f = judge(r, outcomes[r.url])
+                self._done[r.url] = (f.status, f.sha256, f.width, f.height)
+                rows.append(f)
+            self.status[f.status] += 1
+            out.append(f)
+        if self.snapshot is not None:
+            record_fetches(self.snapshot, rows, self._base_status + self.status)
+        return out
+
     def load_state_dict(self, d: dict) -> None:
         self.status = Counter(d["status"])
         if hasattr(self, "_base_status"):
@@ -355,30 +374,18 @@ class Downloader(FetcherState):
     def fetch(self, results: list[SearchResult]) -> list[Fetched]:
         """Fetch the images of ``results``; one :class:`Fetched` per result, in the same order."""
         todo = list(dict.fromkeys(r.url for r in results if r.url not in self._done))
-        outcomes = self._run(todo)
-        out: list[Fetched] = []
-        rows: list[Fetched] = []  # newly fetched URLs, for the snapshot
-        for r in results:
-            if r.url in self._done:
-                f = seen_before(r, self._done[r.url])
-            else:
-                o = outcomes[r.url]
-                if o.status != "ok":
-                    f = Fetched(r.url, r.key, o.status, detail=o.detail)
-                elif o.raw_sha256 in self._seen_raw or o.sha256 in self._seen:
-                    sha = self._seen_raw.get(o.raw_sha256, o.sha256)
-                    f = Fetched(r.url, r.key, "duplicate", sha, None, o.width, o.height, "same image as another URL")
-                else:
-                    f = Fetched(r.url, r.key, "ok", o.sha256, o.image, o.width, o.height, o.detail)
-                    self._seen.add(o.sha256)
-                    self._seen_raw[o.raw_sha256] = o.sha256
-                self._done[r.url] = (f.status, f.sha256, f.width, f.height)
-                rows.append(f)
-            self.status[f.status] += 1
-            out.append(f)
-        if self.snapshot is not None:
-            record_fetches(self.snapshot, rows, self._base_status + self.status)
-        return out
+        return self._collect(results, self._run(todo), self._judge)
+
+    def _judge(self, r: SearchResult, o: Outcome) -> Fetched:
+        """A new URL's result: its outcome, or a duplicate of an image already handed on (same bytes or pixels)."""
+        if o.status != "ok":
+            return Fetched(r.url, r.key, o.status, detail=o.detail)
+        if o.raw_sha256 in self._seen_raw or o.sha256 in self._seen:
+            sha = self._seen_raw.get(o.raw_sha256, o.sha256)
+            return Fetched(r.url, r.key, "duplicate", sha, None, o.width, o.height, "same image as another URL")
+        self._seen.add(o.sha256)
+        self._seen_raw[o.raw_sha256] = o.sha256
+        return Fetched(r.url, r.key, "ok", o.sha256, o.image, o.width, o.height, o.detail)
 
     def _run(self, urls: list[str]) -> dict[str, Outcome]:
         """Download ``urls`` with at most ``threads`` in flight, ``per_host`` per host, hosts taken in turn."""

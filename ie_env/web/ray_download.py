@@ -22,7 +22,7 @@ from dataclasses import asdict
 
 from ie_env.ray_cluster import connect, import_ray, one_line
 from ie_env.types import SearchResult
-from ie_env.web.download import Downloader, DownloaderConfig, Fetched, FetcherState, record_fetches, seen_before
+from ie_env.web.download import Downloader, DownloaderConfig, Fetched, FetcherState
 
 RETRIES = 1
 """Extra attempts of a shard whose worker died or raised."""
@@ -92,28 +92,15 @@ class RayDownloader(FetcherState):
         for r in results:
             if r.url not in self._done:
                 new.setdefault(r.url, r)
-        outcomes = self._fetch_new(list(new.values()))
-        out: list[Fetched] = []
-        rows: list[Fetched] = []  # newly fetched URLs, for the snapshot
-        for r in results:
-            if r.url in self._done:
-                f = seen_before(r, self._done[r.url])
-            else:
-                o = outcomes[r.url]
-                if o.status in ("ok", "duplicate") and (o.sha256 in self._seen or o.image is None):
-                    f = Fetched(r.url, r.key, "duplicate", o.sha256, None, o.width, o.height,
-                                "same image as another URL")
-                else:
-                    f = Fetched(r.url, r.key, o.status, o.sha256, o.image, o.width, o.height, o.detail)
-                    if o.status == "ok":
-                        self._seen.add(o.sha256)
-                self._done[r.url] = (f.status, f.sha256, f.width, f.height)
-                rows.append(f)
-            self.status[f.status] += 1
-            out.append(f)
-        if self.snapshot is not None:
-            record_fetches(self.snapshot, rows, self._base_status + self.status)
-        return out
+        return self._collect(results, self._fetch_new(list(new.values())), self._judge)
+
+    def _judge(self, r: SearchResult, o: Fetched) -> Fetched:
+        """A new URL's result from its worker's answer: a duplicate when another shard handed the image on."""
+        if o.status in ("ok", "duplicate") and (o.sha256 in self._seen or o.image is None):
+            return Fetched(r.url, r.key, "duplicate", o.sha256, None, o.width, o.height, "same image as another URL")
+        if o.status == "ok":
+            self._seen.add(o.sha256)
+        return Fetched(r.url, r.key, o.status, o.sha256, o.image, o.width, o.height, o.detail)
 
 
 def make_downloader(snapshot=None, ray: str = "", workers: int = 2, **options):
