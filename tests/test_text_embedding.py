@@ -1,8 +1,13 @@
 import numpy as np
 import pytest
 
-from ie_env.data.text_embedding import (TextEmbedder, bf16_supported, cached_embeddings, concept_backend,
-                                        concept_embeddings_path)
+from ie_env.data.text_embedding import (
+    TextEmbedder,
+    bf16_supported,
+    cached_embeddings,
+    concept_backend,
+    concept_embeddings_path,
+)
 
 TEXTS = ["tabby cat", "a red sports car at night", "goldfish", "Persian cat, a long-haired breed", "violin"]
 
