@@ -1,9 +1,13 @@
 """Wrappers that let learned policies act at full-vocabulary scale.
 
 :class:`CandidateSetWrapper` turns the ``Discrete(146,347)`` action into a choice among ``k`` proposed
-concepts. Each step it proposes ``k`` concepts (half the best by posterior mean + std, half uniformly at random),
-and the observation holds one feature row per candidate: a PCA projection of its text embedding, the GP
-posterior mean and std of its reward, and log(1 + visits). The posterior is refit at each iteration end.
+concepts. Each step it proposes ``k`` concepts: half the best by the GP agent's score (posterior mean + std for a
+concept never queried, mean for one already queried) among those not queried since the last refit, half drawn
+uniformly at random. The observation holds one feature row per candidate, best score first: a PCA projection
+of its text embedding, its posterior mean and std (the mean standardised over all concepts, the std divided by
+the largest std, so the scale does not depend on the target's rewards), and log(1 + visits). The posterior is
+refit at each iteration end. A policy that always takes the first row is the greedy GP-UCB agent; one that
+takes any row at random is between that and the random agent.
 """
 from __future__ import annotations
 
@@ -17,6 +21,9 @@ from agents.base import SIGNALS, learning_signal
 from agents.posterior import GPPosterior
 from ie_env.data.text_embedding import concept_embeddings
 
+REWARDS = ("new_excess", *SIGNALS)
+"""What a learned policy can be rewarded with (:attr:`CandidateConfig.reward`)."""
+
 
 @dataclass
 class CandidateConfig:
@@ -25,17 +32,26 @@ class CandidateConfig:
     k: int = 16
     """Candidates per step (the size of the policy's action space)."""
     explore_share: float = 0.5
-    """Share of candidates drawn uniformly at random; the rest are the top by mean + std."""
+    """Share of candidates drawn uniformly at random; the rest are the best by score not yet queried since the
+    last refit."""
     embedding_dim: int = 16
     """PCA dimensions of the text embedding kept in each candidate's features."""
-    reward: str = "new_reward"
-    """What the policy is rewarded with and the posterior learns from (``agents.base.learning_signal``):
-    ``new_reward`` (the reward of the answer's new images: a repeated query earns 0) or the env's ``reward``
-    (which a repeated query earns again, so a policy trained on it learns to repeat its best query)."""
+    reward: str = "new_excess"
+    """What the policy is rewarded with: ``new_excess`` (each new image's reward minus a baseline, summed: the
+    baseline is the median image reward of the episode's first iteration, whose candidates carry no posterior
+    yet, so an image earns more than 0 when it is more relevant than what the agent found before it knew
+    anything; the first iteration earns 0), or a :func:`agents.base.learning_signal`: ``new_reward`` (the mean
+    of the answer's best new image rewards; it pays for many new images of middling relevance, so a policy
+    trained on it learns to act at random) or the env's ``reward`` (which a repeated query earns again, so a
+    policy trained on it learns to repeat its best query)."""
+    signal: str = "new_mean"
+    """What the posterior learns from (``agents.base.learning_signal``), as the GP agents' ``signal``."""
 
     def __post_init__(self):
-        if self.reward not in SIGNALS:
-            raise ValueError(f"reward={self.reward!r}: use one of {', '.join(SIGNALS)}")
+        if self.reward not in REWARDS:
+            raise ValueError(f"reward={self.reward!r}: use one of {', '.join(REWARDS)}")
+        if self.signal not in SIGNALS:
+            raise ValueError(f"signal={self.signal!r}: use one of {', '.join(SIGNALS)}")
 
 
 class CandidateSet:
@@ -57,39 +73,54 @@ class CandidateSet:
 
     def reset(self, rng: np.random.Generator) -> None:
         self.rng = rng
+        self.tiebreak = rng.permutation(len(self.text))  # equal scores (before any observation) in random order
         self.visits = np.zeros(len(self.text), np.float32)
         self.observed: list[tuple[int, float]] = []
         self.refit()
         self.propose()
 
-    def observe(self, concept: int, reward: float) -> None:
+    def observe(self, concept: int, signal: float) -> None:
+        """Count a query of ``concept``; ``signal`` is what the posterior learns from at the next refit."""
         self.visits[concept] += 1
-        self.observed.append((concept, reward))
+        self.observed.append((concept, signal))
+        self.queried.add(int(concept))
 
     def refit(self) -> None:
+        """Update the posterior with every observation so far; rank the concepts by score once."""
         c, r = (np.asarray(x) for x in zip(*self.observed)) if self.observed else (np.zeros(0, int), np.zeros(0))
         self.posterior.fit(c.astype(np.int64), r.astype(np.float32))
-        self.mean, self.std = self.posterior.mean_std()
-        k = self.config.k
-        n_top = k - int(round(k * self.config.explore_share))
-        score = self.mean + self.std  # changes only here, so the top candidates are chosen once per refit
-        self.top = np.argpartition(-score, n_top)[:n_top].astype(np.int64) if n_top else np.zeros(0, np.int64)
+        mean, std = self.posterior.mean_std()
+        self.score = np.where(self.visits > 0, mean, mean + std).astype(np.float32)
+        self.mean_feature = (mean - mean.mean()) / (mean.std() + 1e-8)
+        self.std_feature = std / (std.max() + 1e-8)
+        self.order = self.tiebreak[np.argsort(-self.score[self.tiebreak], kind="stable")]  # changes only here
+        self.next_best = 0  # concepts before this position in order were all queried since the refit
+        self.queried: set[int] = set()
 
     def propose(self) -> np.ndarray:
-        """The top candidates by mean + std, then distinct uniformly drawn others (by rejection: O(k))."""
-        rest: list[int] = []
-        taken = set(self.top.tolist())
-        while len(rest) < self.config.k - len(self.top):
-            c = int(self.rng.integers(len(self.mean)))
-            if c not in taken:
-                taken.add(c)
-                rest.append(c)
-        self.candidates = np.concatenate([self.top, np.asarray(rest, np.int64)])
-        return self.candidates
+        """The best unqueried concepts by score, then distinct uniformly drawn others (by rejection: O(k)), all
+        ordered by score (best first)."""
+        n_top = self.config.k - int(round(self.config.k * self.config.explore_share))
+        top: list[int] = []
+        i = self.next_best
+        while len(top) < n_top and i < len(self.order):
+            c = int(self.order[i])
+            if c not in self.queried:
+                top.append(c)
+            elif not top:
+                self.next_best = i + 1
+            i += 1
+        taken = set(top)
+        while len(taken) < self.config.k:
+            taken.add(int(self.rng.integers(len(self.order))))
+        c = np.fromiter(taken, np.int64, len(taken))
+        c = c[np.lexsort((c, -self.score[c]))]  # best score first, ties by concept
+        self.candidates = c
+        return c
 
     def features(self) -> np.ndarray:
         c = self.candidates
-        return np.concatenate([self.text[c], self.mean[c, None], self.std[c, None],
+        return np.concatenate([self.text[c], self.mean_feature[c, None], self.std_feature[c, None],
                                np.log1p(self.visits[c, None])], axis=1).astype(np.float32)
 
 
@@ -115,15 +146,27 @@ class CandidateSetWrapper(gym.Wrapper):
     def reset(self, *, seed: int | None = None, options: dict | None = None):
         _, info = self.env.reset(seed=seed, options=options)
         self.cands.reset(np.random.default_rng(self.env.unwrapped.np_random.integers(2**31)))
+        self.first_iteration: list[float] = []  # image rewards of the first iteration (the new_excess baseline)
+        self.baseline: float | None = None
         return self.cands.features(), info
 
     def step(self, action):
         concept = int(self.cands.candidates[int(action)])
         plain = (concept, 0) if self.env.unwrapped.config.descriptors else concept  # no descriptor
         _, reward, terminated, truncated, info = self.env.step(plain)
-        reward = learning_signal(reward, info, self.cands.config.reward)
-        self.cands.observe(concept, reward)
+        self.cands.observe(concept, learning_signal(reward, info, self.cands.config.signal))
+        reward = self._reward(reward, info)
         if info["iteration_end"]:
             self.cands.refit()
         self.cands.propose()
         return self.cands.features(), reward, terminated, truncated, info
+
+    def _reward(self, reward: float, info: dict) -> float:
+        if self.cands.config.reward != "new_excess":
+            return learning_signal(reward, info, self.cands.config.reward)
+        if self.baseline is None:
+            self.first_iteration += info["image_rewards"]
+            if info["iteration_end"]:
+                self.baseline = float(np.median(self.first_iteration)) if self.first_iteration else 0.0
+            return 0.0
+        return float(np.sum(np.asarray(info["new_image_rewards"], np.float64) - self.baseline))

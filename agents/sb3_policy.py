@@ -109,7 +109,7 @@ class SB3Agent(Agent):
         return Query(concept, -1, self.context.vocab.lemmas[concept])
 
     def observe(self, query: Query, reward: float, info: dict | None = None) -> None:
-        self.cands.observe(query.concept, learning_signal(reward, info, self.cands.config.reward))
+        self.cands.observe(query.concept, learning_signal(reward, info, self.cands.config.signal))
         self.n_obs += 1
         if self.n_obs % self.refit_every == 0:
             self.cands.refit()
