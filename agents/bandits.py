@@ -44,8 +44,7 @@ class GPUCBAgent(GPDrivenAgent):
         self._order = perm[np.argsort(-score[perm], kind="stable")]
         self._cursor = 0
 
-    def act(self) -> Query:
-        self.steps += 1
+    def draw(self) -> Query:
         used = set(self.used)
         for _ in range(len(self._order)):  # skip concepts used this iteration or with every variant issued
             c = int(self._order[self._cursor % len(self._order)])
@@ -82,8 +81,7 @@ class GPThompsonAgent(GPDrivenAgent):
         else:
             self._pool = np.arange(self.n_concepts)
 
-    def act(self) -> Query:
-        self.steps += 1
+    def draw(self) -> Query:
         post = self.posterior
         pool = self._pool
         draw = post.mean[pool].astype(np.float64) + post.std[pool].astype(np.float64) * self.rng.standard_normal(len(pool))

@@ -144,6 +144,11 @@ class Agent:
     def act(self) -> Query:
         raise NotImplementedError
 
+    def upcoming(self) -> list[Query]:
+        """Queries :meth:`act` will return next, when the agent knows them already (an agent that draws an
+        iteration's queries at once); the env may answer them in one batch. Default: none known."""
+        return []
+
     def observe(self, query: Query, reward: float, info: dict | None = None) -> None:
         """Take the reward of the query returned by the last :meth:`act` (and the env step's ``info``)."""
 

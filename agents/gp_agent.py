@@ -153,8 +153,7 @@ class GPAgent(GPDrivenAgent):
                                                   cfg.temperature_ratio)
         self._cdf = np.cumsum(self.probabilities)
 
-    def act(self) -> Query:
-        self.steps += 1
+    def draw(self) -> Query:
         if self.class_concepts and self.rng.random() < self.config.p_class_name:
             c = int(self.rng.integers(len(self.class_concepts)))
             name = self.context.target_class_names[c]

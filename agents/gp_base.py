@@ -2,9 +2,13 @@
 
 :class:`GPDrivenAgent` owns what they share: the candidate concepts, the posterior over them, the observations
 pending until the next refit (every ``refit_every`` observations, one env iteration), the concepts used within
-the iteration, and checkpoints. A subclass says how it picks a query (:meth:`act`) and what it recomputes
+the iteration, and checkpoints. A subclass says how it picks a query (:meth:`draw`) and what it recomputes
 after each refit (:meth:`after_refit`), as stable-baselines3's base algorithms own the loop and leave
 ``train()`` to their subclasses.
+
+Between two refits nothing a draw depends on changes, so the agent draws the iteration's queries ahead, as the
+paper samples an iteration's concepts at once (:meth:`GPDrivenAgent.upcoming`): the runner hands them to the env,
+whose engine embeds and answers them in one batch. The queries are the same as when drawn one at a time.
 """
 from __future__ import annotations
 
@@ -36,6 +40,10 @@ class GPDrivenConfig:
             raise ValueError(f"signal={self.signal!r}: use one of {', '.join(SIGNALS)}")
         if int(self.refit_every) < 1:
             raise ValueError(f"refit_every must be >= 1 (got {self.refit_every}); use the env's queries_per_iteration")
+
+
+PLAN_AHEAD = 256
+"""Most queries drawn ahead at once (an iteration's worth at the paper's cadence)."""
 
 
 class GPDrivenAgent(Agent):
@@ -73,6 +81,26 @@ class GPDrivenAgent(Agent):
         self.used: list[int] = []  # candidate positions queried since the last refit
         self.iteration = 0
         self.after_refit()
+        self.plan: list[Query] = []  # queries drawn ahead (see upcoming)
+        self.planned = 0  # of which issued
+
+    def draw(self) -> Query:
+        """The next query, drawn from what the last refit computed (and the concepts used since)."""
+        raise NotImplementedError
+
+    def upcoming(self) -> list[Query]:
+        """The queries :meth:`act` returns next, up to the next refit (drawn now when none are left)."""
+        if self.planned >= len(self.plan):
+            left = self.config.refit_every - self.pending  # draws before the next refit
+            self.plan = [self.draw() for _ in range(max(1, min(PLAN_AHEAD, left)))]
+            self.planned = 0
+        return self.plan[self.planned:]
+
+    def act(self) -> Query:
+        q = self.upcoming()[0]
+        self.planned += 1
+        self.steps += 1
+        return q
 
     def observe(self, query: Query, reward: float, info: dict | None = None) -> None:
         c = int(query.concept)
@@ -92,6 +120,7 @@ class GPDrivenAgent(Agent):
         self.used = []
         self.iteration += 1
         self.after_refit()
+        self.plan, self.planned = [], 0
 
     def after_refit(self) -> None:
         """Recompute what :meth:`act` draws from (called after every refit and at reset)."""
@@ -100,7 +129,8 @@ class GPDrivenAgent(Agent):
     def state_dict(self) -> dict:
         d = super().state_dict()
         d.update({"posterior": self.posterior.state_dict(), "pending": self.pending, "used": list(self.used),
-                  "iteration": self.iteration, "candidates": self.candidates.copy()})
+                  "iteration": self.iteration, "candidates": self.candidates.copy(),
+                  "plan": [[q.concept, q.descriptor, q.text] for q in self.plan], "planned": self.planned})
         return d
 
     def load_state_dict(self, d: dict) -> None:
@@ -112,3 +142,5 @@ class GPDrivenAgent(Agent):
         self.pending = int(d["pending"])
         self.used = [int(x) for x in d["used"]]
         self.iteration = int(d["iteration"])
+        self.plan = [Query(int(c), int(k), str(t)) for c, k, t in d.get("plan", [])]
+        self.planned = int(d.get("planned", 0))

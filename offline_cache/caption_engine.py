@@ -120,6 +120,19 @@ class CaptionIndexEngine:
                     self._cache.popitem(last=False)
         return [self._cache[(q, n)] for q in queries]
 
+    def prefetch(self, queries: list[str], n: int | None = None) -> None:
+        """Answer ``queries`` in one batch (one pass of the text model, one faiss search; ~3 ms a text here
+        instead of ~10-40 ms one at a time) and keep the answers for the searches that follow. Answers kept from
+        before are replaced: a batched text vector differs from a one-text one in the last bits (~1e-7), so the
+        coming answers depend only on this batch, not on what was searched before (a resumed run answers alike)."""
+        n = n or self.n
+        texts = sorted(set(queries))
+        for q, res in zip(texts, self._rank(texts, n) if texts else []):
+            self._cache.pop((q, n), None)
+            self._cache[(q, n)] = res
+            if len(self._cache) > self._cache_size:
+                self._cache.popitem(last=False)
+
     @property
     def dim(self) -> int:
         """Dimension of the caption embeddings (384: MiniLM)."""

@@ -308,3 +308,18 @@ def test_label_set_mode(context):
     names = sum(t in ("cat", "dog", "frog") for _, _, t in queries)
     assert 16 <= names <= 48
     assert all(c in set(agent.candidates.tolist()) for c, _, _ in queries)
+
+
+@pytest.mark.parametrize("name", ["gp", "gp_ucb", "gp_thompson"])
+def test_upcoming_queries_are_the_ones_act_returns_even_after_a_checkpoint(name, context):
+    agent = make_agent(name, context, refit_every=16, descriptor_source="context", p_descriptor=0.5)
+    agent.reset(3)
+    run(agent, context, 16)  # one refit
+    plan = list(agent.upcoming())
+    assert len(plan) == 16 and len({q.text for q in plan}) == 16
+    first = [agent.act() for _ in range(5)]
+    assert first == plan[:5] and agent.upcoming() == plan[5:]
+    state = agent.state_dict()
+    other = make_agent(name, context, refit_every=16, descriptor_source="context", p_descriptor=0.5)
+    other.load_state_dict(state)
+    assert [other.act() for _ in range(11)] == [agent.act() for _ in range(11)] == plan[5:]

@@ -129,3 +129,16 @@ def test_answer_table_gives_the_searches_answers_and_is_cached(tiny_world, monke
         assert all(np.array_equal(e.search_ids(t), x) for t, x in zip(texts, expected))
     with pytest.raises(pytest.fail.Exception):  # a text outside the table is still searched
         again.search_ids("a red tabby cat")
+
+
+def test_prefetched_answers_depend_only_on_the_batch(tiny_world):
+    texts = ["a tabby cat at home", "red frog", "baby duck", "a dog on grass"]
+    fresh = make_engine("tinyweb", world=tiny_world, n=10)
+    fresh.prefetch(texts)
+    used = make_engine("tinyweb", world=tiny_world, n=10)
+    before = {t: used.search_ids(t) for t in texts[:2]}  # answered one at a time first
+    used.prefetch(texts)
+    for t in texts:
+        assert np.array_equal(fresh.search_ids(t), used.search_ids(t))
+    for t in texts[:2]:  # a one-text pass and a batched one may differ in the last bits only
+        assert len(set(before[t].tolist()) & set(used.search_ids(t).tolist())) >= 9

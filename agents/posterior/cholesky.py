@@ -67,7 +67,7 @@ class BlockCholesky:
             r = torch.from_numpy(rhs[start:end])
             if start:
                 r = r - tb[:, :start] @ t_out[:start]
-            t_out[start:end] = torch.linalg.solve_triangular(tb[:, start:end].contiguous(), r, upper=False)
+            t_out[start:end] = torch.linalg.solve_triangular(tb[:, start:end], r, upper=False)
         return out
 
     def backward(self, rhs: np.ndarray) -> np.ndarray:
@@ -77,7 +77,7 @@ class BlockCholesky:
         for start, block in zip(reversed(self.starts), reversed(self.blocks)):
             end = start + len(block)
             tb = torch.from_numpy(block)
-            x = torch.linalg.solve_triangular(tb[:, start:end].T.contiguous(), rest[start:end], upper=True)
+            x = torch.linalg.solve_triangular(tb[:, start:end].T, rest[start:end], upper=True)
             out[start:end] = x
             if start:
                 rest[:start] -= tb[:, :start].T @ x

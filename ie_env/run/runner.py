@@ -85,6 +85,11 @@ def _new_log() -> dict:
             "it_new": 0, "it_rel": 0, "it_rewards": [], "seconds": 0.0}
 
 
+def _action(env, q):
+    """The env action of an agent's query."""
+    return (q.concept, q.descriptor + 1) if env.config.descriptors else q.concept
+
+
 def run_episode(env, agent, seed: int, bar=None, progress: bool = False, run_dir: str | Path | None = None,
                 resume: bool = False) -> dict:
     """One episode; returns the final metrics and curves per query and per iteration.
@@ -117,11 +122,16 @@ def run_episode(env, agent, seed: int, bar=None, progress: bool = False, run_dir
         if progress and bar is None else None
     bar = bar or own
     start = time.perf_counter()
+    prefetched_until = -1  # env.t up to which the agent's planned queries were handed to the env
     while env.t < budget:
         failpoint("step")
+        if env.t >= prefetched_until and hasattr(env, "prefetch"):  # the agent's next queries, in one batch
+            plan = agent.upcoming()[: budget - env.t]
+            env.prefetch([_action(env, q) for q in plan])
+            prefetched_until = env.t + len(plan)
         t0 = time.perf_counter()
         q = agent.act()
-        action = (q.concept, q.descriptor + 1) if env.config.descriptors else q.concept
+        action = _action(env, q)
         t1 = time.perf_counter()
         _, reward, _, _, info = env.step(action)
         t2 = time.perf_counter()
