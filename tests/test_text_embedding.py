@@ -45,3 +45,13 @@ def test_backend_choice_and_bad_names(monkeypatch):
     monkeypatch.setenv("IE_CONCEPT_BACKEND", "int4")
     with pytest.raises(ValueError, match="IE_CONCEPT_BACKEND='int4'"):
         concept_backend()
+
+
+def test_a_first_computation_says_what_it_computes_how_long_and_where(tmp_path, monkeypatch, capsys):
+    monkeypatch.setenv("IE_CACHE_DIR", str(tmp_path))
+    cached_embeddings(TEXTS, "notice", what="test texts")
+    first = capsys.readouterr().out.splitlines()[0]
+    assert first.startswith("first run: embedding 5 texts (test texts)") and "about 1 min" in first
+    assert str(tmp_path / "embeddings") in first
+    cached_embeddings(TEXTS, "notice", what="test texts")  # cached: nothing to say
+    assert "first run" not in capsys.readouterr().out

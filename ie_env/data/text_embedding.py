@@ -125,7 +125,7 @@ class TextEmbedder:
         model = _model()
         todo = np.asarray(todo)
         order = todo[np.argsort([len(texts[i]) for i in todo], kind="stable")]  # similar lengths pad less
-        bar = tqdm(total=len(order), desc="embedding texts", unit="text", disable=not self.progress)
+        bar = tqdm(total=len(order), desc=f"embedding texts ({self.backend})", unit="text", disable=not self.progress)
         for start in range(0, len(order), self.batch_size):
             idx = order[start:start + self.batch_size]
             with torch.autocast("cpu", dtype=torch.bfloat16, enabled=self.backend == "bf16"):
@@ -148,9 +148,15 @@ def concept_embeddings_path(vocab) -> Path:
     return _cache_path(f"concepts-{vocab.fingerprint}", len(vocab), concept_backend())
 
 
-def cached_embeddings(texts: list[str], key: str, progress: bool = True, backend: str = "fp32") -> np.ndarray:
+TEXTS_PER_SECOND = {"fp32": 170, "bf16": 300}
+"""Measured rates on this project's two-core machine (``experiments/text_backends.py``), for the first-run notice."""
+
+
+def cached_embeddings(texts: list[str], key: str, progress: bool = True, backend: str = "fp32",
+                      what: str = "") -> np.ndarray:
     """Embeddings of ``texts``, computed once and cached (read-only memory map) under ``key`` + model name +
-    backend.
+    backend. With ``progress`` a computation starts with one line saying what is computed (``what``: what the
+    embeddings are for), how long it should take, and where it is kept, then shows a progress bar.
 
     Beside the ``.npy`` file a ``.json`` file records how long the computation took.
     """
@@ -159,6 +165,10 @@ def cached_embeddings(texts: list[str], key: str, progress: bool = True, backend
         arr = np.load(path, mmap_mode="r", allow_pickle=False)
         if arr.shape == (len(texts), DIM):
             return arr
+    if progress:
+        minutes = len(texts) / TEXTS_PER_SECOND[backend] / 60
+        print(f"first run: embedding {len(texts):,} texts{' (' + what + ')' if what else ''} with {MODEL_NAME} "
+              f"({backend}), about {max(1, round(minutes))} min on two cores; done once, kept in {path}", flush=True)
     start = time.perf_counter()
     arr = TextEmbedder(progress=progress, backend=backend)(texts)
     seconds = time.perf_counter() - start
@@ -172,7 +182,8 @@ def concept_embeddings(vocab, progress: bool = True) -> np.ndarray:
     """The paper's concept-text embeddings for every concept of ``vocab`` (cached; backend:
     :func:`concept_backend`)."""
     return cached_embeddings(vocab.texts, f"concepts-{vocab.fingerprint}", progress=progress,
-                             backend=concept_backend())
+                             backend=concept_backend(),
+                             what="the concept descriptions, over which the GP agents' kernel runs")
 
 
 @lru_cache(maxsize=4)
@@ -195,6 +206,7 @@ def query_embeddings(vocab, compute: bool = True, progress: bool = True) -> np.n
     texts = _lemma_texts(vocab.fingerprint, vocab)
     if not compute and not _cache_path(name, len(texts)).exists():
         return None
-    emb = cached_embeddings(texts, name, progress=progress)
+    emb = cached_embeddings(texts, name, progress=progress,
+                            what="the vocabulary's lemmas, so the search engine looks up query texts")
     register_table(name, texts, emb)
     return emb
