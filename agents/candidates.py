@@ -6,8 +6,8 @@ concept never queried, mean for one already queried) among those not queried sin
 uniformly at random. The observation holds one feature row per candidate, best score first: a PCA projection
 of its text embedding, its posterior mean and std (the mean standardised over all concepts, the std divided by
 the largest std, so the scale does not depend on the target's rewards), and log(1 + visits). The posterior is
-refit at each iteration end. A policy that always takes the first row is the greedy GP-UCB agent; one that
-takes any row at random is between that and the random agent.
+refit at each iteration end. A policy that always takes the first row is greedy by mean + std (GP-UCB with
+beta = 1); one that takes any row at random is between that and the random agent.
 """
 from __future__ import annotations
 
@@ -154,6 +154,7 @@ class CandidateSetWrapper(gym.Wrapper):
         concept = int(self.cands.candidates[int(action)])
         plain = (concept, 0) if self.env.unwrapped.config.descriptors else concept  # no descriptor
         _, reward, terminated, truncated, info = self.env.step(plain)
+        self.env_reward = float(reward)  # the env's own reward of the step, before the policy reward replaces it
         self.cands.observe(concept, learning_signal(reward, info, self.cands.config.signal))
         reward = self._reward(reward, info)
         if info["iteration_end"]:

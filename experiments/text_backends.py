@@ -5,6 +5,9 @@
 - ``top10_agreement``: for ``--sample`` concepts, the share of their 10 nearest concepts (cosine, among all
   146,347) under fp32 that are also among the 10 nearest under bf16. Both full embedding sets come from the
   cache (``concept_embeddings`` computes the missing one: ~6 minutes for bf16, ~17 for fp32, on two cores).
+- With ``--int8``, also PyTorch's dynamic int8 quantisation of the model's linear layers (a candidate that was
+  not adopted): ``int8_texts_per_s``, and for it and bf16 the agreement of the 10 nearest texts within the
+  ``--speed-texts`` sample (``sample_top10_agreement``), against fp32.
 
     python experiments/text_backends.py --json
 """
@@ -29,6 +32,19 @@ def texts_per_second(texts: list[str], backend: str) -> float:
     return len(texts) / (time.perf_counter() - start)
 
 
+def int8_embeddings(texts: list[str]) -> tuple[np.ndarray, float]:
+    """Embeddings with the model's linear layers dynamically quantised to int8, and texts per second."""
+    import copy
+
+    from ie_env.data.text_embedding import _model
+
+    model = torch.ao.quantization.quantize_dynamic(copy.deepcopy(_model()), {torch.nn.Linear}, dtype=torch.qint8)
+    model.encode(texts[:64], batch_size=64)  # warm-up
+    start = time.perf_counter()
+    emb = model.encode(texts, batch_size=256, normalize_embeddings=True, convert_to_numpy=True)
+    return np.asarray(emb, np.float32), len(texts) / (time.perf_counter() - start)
+
+
 def top10_agreement(a: np.ndarray, b: np.ndarray, rows: np.ndarray, k: int = 10) -> float:
     """Mean share of each sampled row's ``k`` nearest rows (itself excluded) under ``a`` kept under ``b``."""
     kept = []
@@ -44,6 +60,7 @@ def main(argv=None) -> dict:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--speed-texts", type=int, default=2048, help="texts timed per backend")
     ap.add_argument("--sample", type=int, default=2000, help="concepts whose 10 nearest neighbours are compared")
+    ap.add_argument("--int8", action="store_true", help="also measure dynamic int8 quantisation (see above)")
     ap.add_argument("--json", action="store_true", help="print one JSON line at the end")
     args = ap.parse_args(argv)
     if not bf16_supported():
@@ -56,6 +73,16 @@ def main(argv=None) -> dict:
         result[f"{backend}_texts_per_s"] = round(texts_per_second(texts, backend), 1)
         print(f"{backend}: {result[f'{backend}_texts_per_s']:.0f} texts/s", flush=True)
     result["speedup"] = round(result["bf16_texts_per_s"] / result["fp32_texts_per_s"], 2)
+    if args.int8:
+        q, result["int8_texts_per_s"] = int8_embeddings(texts)
+        ref = TextEmbedder()(texts)
+        every = np.arange(len(texts))
+        result["sample_top10_agreement"] = {
+            "bf16": round(top10_agreement(ref, TextEmbedder(backend="bf16")(texts), every), 4),
+            "int8": round(top10_agreement(ref, q, every), 4)}
+        print(f"int8: {result['int8_texts_per_s']:.0f} texts/s; 10 nearest within the {len(texts)} timed texts kept: "
+              f"bf16 {result['sample_top10_agreement']['bf16']:.3f}, int8 {result['sample_top10_agreement']['int8']:.3f}",
+              flush=True)
     key = f"concepts-{vocab.fingerprint}"
     full = {b: cached_embeddings(vocab.texts, key, backend=b) for b in ("fp32", "bf16")}
     rows = rng.choice(len(vocab), args.sample, replace=False)
