@@ -51,6 +51,10 @@ class AgentContext:
                              "pass ie_env.data.text_embedding.concept_embeddings(vocab)")
 
 
+PLAN_AHEAD = 256
+"""Most queries an agent that knows its next queries returns from :meth:`Agent.upcoming` (an iteration's worth at
+the paper's cadence)."""
+
 SIGNALS = ("reward", "new_reward", "new_mean")
 """What a model-based agent can learn from (see :func:`learning_signal`)."""
 

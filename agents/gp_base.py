@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from agents.base import SIGNALS, Agent, AgentContext, Query, build_config, learning_signal
+from agents.base import PLAN_AHEAD, SIGNALS, Agent, AgentContext, Query, build_config, learning_signal
 from agents.posterior import GPConfig, GPPosterior
 
 
@@ -40,10 +40,6 @@ class GPDrivenConfig:
             raise ValueError(f"signal={self.signal!r}: use one of {', '.join(SIGNALS)}")
         if int(self.refit_every) < 1:
             raise ValueError(f"refit_every must be >= 1 (got {self.refit_every}); use the env's queries_per_iteration")
-
-
-PLAN_AHEAD = 256
-"""Most queries drawn ahead at once (an iteration's worth at the paper's cadence)."""
 
 
 class GPDrivenAgent(Agent):

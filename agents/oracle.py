@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from agents.base import Agent, AgentContext, Query, build_config
+from agents.base import PLAN_AHEAD, Agent, AgentContext, Query, build_config
 from agents.descriptors import descriptor_text
 
 
@@ -50,16 +50,23 @@ class OracleAgent(Agent):
         super().reset(seed)
         self.order = self.rng.permutation(self.concepts) if self.config.shuffle else self.concepts.copy()
 
-    def act(self) -> Query:
+    def query_at(self, step: int) -> Query:
+        """The query of step ``step`` (the oracle's queries depend only on the seed)."""
         n = len(self.order)
-        rnd, i = divmod(self.steps, n)
-        self.steps += 1
+        rnd, i = divmod(step, n)
         c = int(self.order[i])
         lemma = self.context.vocab.lemmas[c]
         if rnd == 0 or not self.descriptors:
             return Query(c, -1, lemma)
         d = (rnd - 1) % len(self.descriptors)
         return Query(c, d, descriptor_text(self.descriptors[d], lemma))
+
+    def act(self) -> Query:
+        self.steps += 1
+        return self.query_at(self.steps - 1)
+
+    def upcoming(self) -> list[Query]:
+        return [self.query_at(s) for s in range(self.steps, self.steps + PLAN_AHEAD)]
 
     def state_dict(self) -> dict:
         d = super().state_dict()

@@ -323,3 +323,11 @@ def test_upcoming_queries_are_the_ones_act_returns_even_after_a_checkpoint(name,
     other = make_agent(name, context, refit_every=16, descriptor_source="context", p_descriptor=0.5)
     other.load_state_dict(state)
     assert [other.act() for _ in range(11)] == [agent.act() for _ in range(11)] == plan[5:]
+
+
+def test_the_oracle_knows_its_next_queries(context):
+    agent = make_agent("oracle", context, **options("oracle", context), descriptor_source="context")
+    agent.reset(4)
+    plan = agent.upcoming()
+    assert len(plan) == 256 and [agent.act() for _ in range(256)] == plan
+    assert agent.upcoming()[0] == agent.act()
