@@ -92,7 +92,8 @@ def _action(env, q):
 
 def run_episode(env, agent, seed: int, bar=None, progress: bool = False, run_dir: str | Path | None = None,
                 resume: bool = False) -> dict:
-    """One episode; returns the final metrics and curves per query and per iteration.
+    """One episode; returns the final metrics and curves per query and per iteration. Queries the agent knows
+    ahead (:meth:`agents.base.Agent.upcoming`) go to ``env.prefetch`` first, to be answered in one batch.
 
     Args:
         env: an :class:`ie_env.envs.env.InternetExplorerEnv` (or the live one).
