@@ -1,6 +1,7 @@
 """:class:`GPPosterior`: wires the parts of the method (package docstring) into update / predict / checkpoints."""
 from __future__ import annotations
 
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import asdict, fields, replace
 
 import numpy as np
@@ -14,6 +15,9 @@ from agents.posterior.kernel import kernel
 from agents.posterior.mean import standardized_mean
 from agents.posterior.neighbours import PAD, NeighbourLists
 from agents.posterior.variance import explained_variance
+
+_BACKGROUND = ThreadPoolExecutor(1, thread_name_prefix="gp-variance")
+"""Runs the local-variance recomputation of an update beside the rest of it."""
 
 
 def check_embeddings(embeddings) -> np.ndarray:
@@ -185,6 +189,13 @@ class GPPosterior:
         refit_all = False
         if cfg.fit_hyperparameters and self.n_slots >= 3:
             refit_all = self._select_hyperparameters()
+        if refit_all:
+            dirty[:] = True
+        # the local variances need only the neighbour lists and the cosines, which are final now: they run in a
+        # second thread (mostly numpy on one core) while the factor grows and the mean is computed (torch)
+        idx = np.flatnonzero(dirty)
+        variances = _BACKGROUND.submit(lambda: [self._solve(idx[s:s + cfg.chunk])
+                                                for s in range(0, len(idx), cfg.chunk)])
         if refit_all or (self.n_rows + len(slots) > cfg.rebuild_factor * max(self.n_slots, 1)
                          and self.n_rows + len(slots) > 64):
             self._rebuild()
@@ -193,12 +204,7 @@ class GPPosterior:
         else:
             self._append_rows(slots, rewards)
             self.events.append({"op": "append"})
-        if refit_all:
-            dirty[:] = True
-        idx = np.flatnonzero(dirty)
-        for start in range(0, len(idx), cfg.chunk):
-            self._solve(idx[start:start + cfg.chunk])
-        self._predict()
+        self._predict(variances)
 
     def _row_kernel(self, a: np.ndarray, b: np.ndarray) -> np.ndarray:
         return kernel(self.gram.between(a, b), self.current)
@@ -231,10 +237,13 @@ class GPPosterior:
         self.explained[rows] = explained_variance(self.nbrs.idx[rows, :self.kv], self.nbrs.sim[rows, :self.kv],
                                                   self.gram.matrix, self.obs_count, self.current)
 
-    def _predict(self) -> None:
+    def _predict(self, variances: Future | None = None) -> None:
+        """Mean and std of every candidate; ``variances``: the pending recomputation of local variances."""
         cfg = self.current
         n = self.n_slots
         if n == 0:
+            if variances is not None:
+                variances.result()
             self.mean[:] = 0.0
             self.std[:] = np.sqrt(cfg.signal_variance)
             return
@@ -254,6 +263,8 @@ class GPPosterior:
         x = self.emb[self.obs_concept[:n]]
         mean = standardized_mean(self._emb_t, x, self.alpha, self.nbrs.idx, self.nbrs.sim, cfg)
         self.mean = (self.y_mean + self.y_std * mean).astype(np.float32)
+        if variances is not None:
+            variances.result()
         var = np.maximum(cfg.signal_variance - self.explained, 0.0)
         self.std = (self.y_std * np.sqrt(var)).astype(np.float32)
 
