@@ -6,11 +6,19 @@ import numpy as np
 import torch
 
 
+def _tensor(a) -> torch.Tensor:
+    """A tensor viewing ``a`` (a transposed array stays a view: the product reads it transposed, no copy)."""
+    if isinstance(a, torch.Tensor):
+        return a
+    try:
+        return torch.from_numpy(a)
+    except ValueError:  # negative strides
+        return torch.from_numpy(np.ascontiguousarray(a))
+
+
 def mm(a, b) -> np.ndarray:
     """Matrix product through torch (numpy arrays or tensors in, numpy out)."""
-    ta = a if isinstance(a, torch.Tensor) else torch.from_numpy(np.ascontiguousarray(a))
-    tb = b if isinstance(b, torch.Tensor) else torch.from_numpy(np.ascontiguousarray(b))
-    return (ta @ tb).numpy()
+    return (_tensor(a) @ _tensor(b)).numpy()
 
 
 def trsm(lower: np.ndarray, b: np.ndarray, transpose: bool = False) -> np.ndarray:
