@@ -26,12 +26,12 @@ Method (``GPPosterior.update``), one module per part:
   block; the factor grows by one row block; the local variances are recomputed only for candidates whose first
   ``neighbors`` changed or whose neighbours' counts changed.
 
-Measured here (``python experiments/bench_env.py``; 2 cores shared with other jobs at load average 8-9): an update
-folding 256 new observations into 1,000 (10,000) and recomputing mean and std of all 146,347 concepts takes
-2.0 (2.2) s of CPU time, 3.1 (3.8) s wall; before this design's 2026-11 revision 3.2 (4.1) s of CPU time. Per
-update at 10,000: the neighbour GEMM and merge ~1 CPU-s, the factor's new block 0.4, the mean 0.5, the local
-variances of the ~1/3 of candidates whose neighbours changed 0.2 (at 1,000 nearly all change: 0.7). A cold
-build from 10,000 observations takes ~90 s. Against the exact GP (:mod:`~agents.posterior.exact`; 20,855 candidates, 1,000
+Measured here (``python experiments/bench_env.py --json``, 2 cores, load average ~1.9): an update folding 256
+new observations into 1,000 (10,000) and recomputing mean and std of all 146,347 concepts takes 1.07 (0.92) s
+wall, 1.7 (1.6) s of CPU time (cold build from 10,000: 36 s); the local variances run in a second thread beside
+the rest. Most of an update at 10,000 is the neighbour GEMM and merge, the factor's new block (a float32
+triangular solve of 10,000 x 256) and the mean; at 1,000 nearly every candidate's neighbours change, so the
+local variances cost more. Against the exact GP (:mod:`~agents.posterior.exact`; 20,855 candidates, 1,000
 MiniLM observations): mean error 0.0016 on average (sd of the mean 0.047), std error 0.003 (mean std 0.09), top-250
 overlap of the mean+std scores 238/250 (measured with the float64 factor). Memory at N = 10,000: the float32
 factor 0.2-0.4 GB, cosines among observations 0.4 GB, neighbour lists 75 MB.
