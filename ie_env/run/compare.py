@@ -275,8 +275,10 @@ def compare_agents(cfg: CompareConfig) -> dict:
         runs[job[0]] = sorted([*runs[job[0]], result], key=lambda r: r["seed"])
         atomic_write_json(out / "runs.json", runs)  # a crash later loses no finished episode
 
+    # every agent's context holds them: computed (and cached on disk) once here, before the episodes' progress bar
+    # and not by every Ray worker at once
+    concept_embeddings(env.vocab)
     if cfg.ray:
-        concept_embeddings(env.vocab)  # computed (and cached on disk) once here, not by every worker at once
         failed = [{"agent": name, "seed": seed, "error": error}
                   for (name, seed), error in run_tasks(cfg.ray, partial(worker_episode, cfg), todo, finish)]
     else:
