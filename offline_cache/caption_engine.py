@@ -124,7 +124,9 @@ class CaptionIndexEngine:
         """Answer ``queries`` in one batch (one pass of the text model, one faiss search; ~3 ms a text here
         instead of ~10-40 ms one at a time) and keep the answers for the searches that follow. Answers kept from
         before are replaced: a batched text vector differs from a one-text one in the last bits (~1e-7), so the
-        coming answers depend only on this batch, not on what was searched before (a resumed run answers alike)."""
+        coming answers depend only on this batch, not on what was searched before: a run resumed at an iteration
+        end answers alike when the agent's batches start there too (the GP agents' do when ``refit_every``
+        divides the iteration, as by default; the oracle's when the iteration is a multiple of 256 queries)."""
         n = n or self.n
         texts = sorted(set(queries))
         for q, res in zip(texts, self._rank(texts, n) if texts else []):
