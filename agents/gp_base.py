@@ -84,16 +84,21 @@ class GPDrivenAgent(Agent):
         """The next query, drawn from what the last refit computed (and the concepts used since)."""
         raise NotImplementedError
 
-    def upcoming(self) -> list[Query]:
-        """The queries :meth:`act` returns next, up to the next refit (drawn now when none are left)."""
+    def _plan_ahead(self) -> None:
+        """Draw the queries up to the next refit (at most PLAN_AHEAD) when every planned one was issued."""
         if self.planned >= len(self.plan):
             left = self.config.refit_every - self.pending  # draws before the next refit
             self.plan = [self.draw() for _ in range(max(1, min(PLAN_AHEAD, left)))]
             self.planned = 0
+
+    def upcoming(self) -> list[Query]:
+        """The queries :meth:`act` returns next, up to the next refit (drawn now when none are left)."""
+        self._plan_ahead()
         return self.plan[self.planned:]
 
     def act(self) -> Query:
-        q = self.upcoming()[0]
+        self._plan_ahead()
+        q = self.plan[self.planned]
         self.planned += 1
         self.steps += 1
         return q

@@ -16,7 +16,7 @@ import json
 
 import numpy as np
 
-from agents.base import learning_signal
+from agents.base import SIGNALS, learning_signal
 from agents.candidates import REWARDS, CandidateConfig, CandidateSetWrapper
 from ie_env.data.text_embedding import concept_embeddings
 from ie_env.envs.env import InternetExplorerEnv
@@ -36,9 +36,9 @@ def episode(wrapped: CandidateSetWrapper, policy, seed: int) -> dict:
     k = wrapped.action_space.n
     returns = dict.fromkeys(REWARDS, 0.0)
     while True:
-        _, excess, terminated, truncated, info = wrapped.step(policy(rng, k))
+        _, excess, terminated, truncated, info = wrapped.step(policy(rng, k))  # rewarded with new_excess
         returns["new_excess"] += excess
-        for name in REWARDS[1:]:
+        for name in SIGNALS:
             returns[name] += learning_signal(wrapped.env_reward, info, name)
         if terminated or truncated:
             break
@@ -56,7 +56,8 @@ def main(argv=None) -> dict:
     out: dict = {}
     for target in [t for t in args.targets.split(",") if t]:
         env = InternetExplorerEnv(mode="frozen", target=target, budget=args.budget, queries_per_iteration=256)
-        wrapped = CandidateSetWrapper(env, np.asarray(concept_embeddings(env.vocab)), CandidateConfig())
+        wrapped = CandidateSetWrapper(env, np.asarray(concept_embeddings(env.vocab)),
+                                      CandidateConfig(reward="new_excess"))
         out[target] = {name: episode(wrapped, policy, args.seed) for name, policy in POLICIES.items()}
         for name, r in out[target].items():
             print(f"{target:<28} {name:<12} relevant {r['relevant_images']:>5}  returns "

@@ -80,9 +80,9 @@ def main(argv=None) -> dict:
         result["sample_top10_agreement"] = {
             "bf16": round(top10_agreement(ref, TextEmbedder(backend="bf16")(texts), every), 4),
             "int8": round(top10_agreement(ref, q, every), 4)}
+        kept = result["sample_top10_agreement"]
         print(f"int8: {result['int8_texts_per_s']:.0f} texts/s; 10 nearest within the {len(texts)} timed texts kept: "
-              f"bf16 {result['sample_top10_agreement']['bf16']:.3f}, int8 {result['sample_top10_agreement']['int8']:.3f}",
-              flush=True)
+              f"bf16 {kept['bf16']:.3f}, int8 {kept['int8']:.3f}", flush=True)
     key = f"concepts-{vocab.fingerprint}"
     full = {b: cached_embeddings(vocab.texts, key, backend=b) for b in ("fp32", "bf16")}
     rows = rng.choice(len(vocab), args.sample, replace=False)

@@ -112,12 +112,7 @@ class CaptionIndexEngine:
     def search_ids_batch(self, queries: list[str], n: int | None = None) -> list[tuple[np.ndarray, np.ndarray]]:
         """``(positions, similarities)`` of each query's answer; answers are cached by (query, n)."""
         n = n or self.n
-        todo = sorted({q for q in queries if (q, n) not in self._cache})
-        if todo:
-            for q, res in zip(todo, self._rank(todo, n)):
-                self._cache[(q, n)] = res
-                if len(self._cache) > self._cache_size:
-                    self._cache.popitem(last=False)
+        self._answer({q for q in queries if (q, n) not in self._cache}, n)
         return [self._cache[(q, n)] for q in queries]
 
     def prefetch(self, queries: list[str], n: int | None = None) -> None:
@@ -127,8 +122,12 @@ class CaptionIndexEngine:
         coming answers depend only on this batch, not on what was searched before: a run resumed at an iteration
         end answers alike when the agent's batches start there too (the GP agents' do when ``refit_every``
         divides the iteration, as by default; the oracle's when the iteration is a multiple of 256 queries)."""
-        n = n or self.n
-        texts = sorted(set(queries))
+        self._answer(set(queries), n or self.n)
+
+    def _answer(self, texts: set[str], n: int) -> None:
+        """Rank ``texts`` in one batch (sorted: the batch depends only on the set) and keep their answers, the
+        newest last (an older answer to the same text is replaced)."""
+        texts = sorted(texts)
         for q, res in zip(texts, self._rank(texts, n) if texts else []):
             self._cache.pop((q, n), None)
             self._cache[(q, n)] = res
