@@ -81,3 +81,5 @@ def test_compare_full_mode_with_preset_reports_probe_pairs_and_time(tiny_world, 
         assert set(s["paired"][metric]) == {"oracle-random", "random-target_only", "oracle-target_only"}
         assert s["paired"][metric]["oracle-random"]["seeds"] == 1
     assert s["episode_seconds"] > 0 and len(s["knn_curves"]["target_only"]) == 2
+    assert set(s["reward_auc_curves"]) == {"random", "oracle"} and len(s["reward_auc_curves"]["oracle"]) == 2
+    assert all(v is None or 0 <= v <= 1 for c in s["reward_auc_curves"].values() for v in c)

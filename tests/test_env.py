@@ -55,6 +55,21 @@ def test_same_seed_same_episode(tiny_world, concepts):
     assert episode(3) == episode(3)
 
 
+def test_iteration_end_reports_the_reward_auc_of_its_new_images(tiny_world, concepts, monkeypatch):
+    import ie_env.envs.env as env_module
+
+    seen = []
+    monkeypatch.setattr(env_module, "reward_auc", lambda r, rel: seen.append((list(r), list(rel))) or 0.625)
+    env = make(tiny_world, concepts, budget=6, queries_per_iteration=3)
+    env.reset(seed=0)
+    infos = [env.step(a)[-1] for a in (0, 1, 2, 3, 4, 5)]
+    assert [i.get("reward_auc") for i in infos] == [None, None, 0.625, None, None, 0.625]
+    for (rewards, relevant), its in zip(seen, (infos[:3], infos[3:])):
+        assert rewards == [r for i in its for r in i["new_image_rewards"]]  # every new image once, in order
+        assert sum(relevant) == sum(i["new_relevant"] for i in its)
+    assert env.candidate_relevant == []
+
+
 def test_bad_options_are_clear_errors(tiny_world, concepts):
     with pytest.raises(ValueError, match="unknown option"):
         make(tiny_world, concepts, budjet=3)

@@ -9,6 +9,7 @@ from ie_env.learning.evaluation import (
     knn_accuracy,
     knn_predict,
     linear_probe,
+    reward_auc,
 )
 
 
@@ -47,3 +48,12 @@ def test_linear_probe_on_clusters_chooses_a_C():
     assert linear_probe(xtr, ytr, xte, yte, seed=0) == (acc, C)  # deterministic
     with pytest.raises(EvaluationError, match="single class"):
         linear_probe(xtr, np.zeros_like(ytr), xte, yte)
+
+
+def test_reward_auc_ranks_relevant_images_and_is_undefined_without_both_kinds():
+    assert reward_auc([0.9, 0.8, 0.2, 0.1], [True, True, False, False]) == 1.0
+    assert reward_auc([0.1, 0.2, 0.8, 0.9], [True, True, False, False]) == 0.0
+    assert reward_auc([0.5, 0.9, 0.1, 0.5], [True, False, True, False]) == 0.125  # a tie counts a half
+    assert reward_auc([0.3, 0.4], [True, True]) is None and reward_auc([], []) is None
+    with pytest.raises(EvaluationError, match="one per image"):
+        reward_auc([0.1, 0.2], [True])

@@ -15,6 +15,7 @@ from ie_env.data.vocabulary import descriptor_text, load_vocabulary
 from ie_env.envs.presets import apply_preset
 from ie_env.envs.render import MAX_TILES, StepView, render_ansi, render_rgb
 from ie_env.learning.distributed import check_device
+from ie_env.learning.evaluation import reward_auc
 from ie_env.learning.scoring import make_scorer
 from ie_env.web.search import make_engine
 
@@ -133,8 +134,10 @@ class InternetExplorerEnv(gym.Env):
     ## Info
     ``query``, ``concept``, ``keys`` (result image keys), ``image_rewards`` (list), ``new_images``, ``new_reward``,
     ``new_image_rewards`` (list), ``iteration``, ``iteration_end``, ``knn_accuracy`` (full mode, at iteration ends)
-    and, for measurement only, ``relevant`` (relevant results) and ``new_relevant`` (relevant images never seen
-    before). Per-result values are lists, not arrays, so that vector envs can batch answers of different lengths.
+    and, for measurement only, ``relevant`` (relevant results), ``new_relevant`` (relevant images never seen
+    before) and, at iteration ends, ``reward_auc`` (ROC AUC of the iteration's new images' rewards for telling the
+    relevant ones from the rest, scored before the learner trains on them; ``None`` when the iteration's new
+    images are all relevant or all not, as on the live web). Per-result values are lists, not arrays, so that vector envs can batch answers of different lengths.
 
     ## Rendering
     ``render_mode="rgb_array"``: a picture of the last step (query, a grid of the returned images framed by the
@@ -232,6 +235,7 @@ class InternetExplorerEnv(gym.Env):
         self.rewards: list[float] = []
         self.candidates: list = []
         self.candidate_rewards: list[float] = []
+        self.candidate_relevant: list[bool] = []
         self.knn_accuracy = 0.0
         self.last = (0.0, 0.0)
         self.shown: dict = {}
@@ -280,6 +284,7 @@ class InternetExplorerEnv(gym.Env):
         new_rewards = image_rewards[at]
         self.candidates += new
         self.candidate_rewards += new_rewards.tolist()
+        self.candidate_relevant += relevant[at].tolist()
         self.rewards.append(reward)
         self.t += 1
         self.last = (reward, len(new) / max(1, len(ids)))
@@ -319,11 +324,14 @@ class InternetExplorerEnv(gym.Env):
         start = time.perf_counter()
         images = self._images(self.candidates) if self.scorer.trains else None
         self.search_seconds += time.perf_counter() - start  # reading the candidates back counts as fetching
+        # the reward's quality, measured on the iteration's new images before the learner moves on
+        auc = reward_auc(self.candidate_rewards, self.candidate_relevant) \
+            if len(self.candidate_relevant) == len(self.candidate_rewards) else None
         stats = self.scorer.end_iteration(images, np.asarray(self.candidate_rewards, np.float32))
-        self.candidates, self.candidate_rewards = [], []
+        self.candidates, self.candidate_rewards, self.candidate_relevant = [], [], []
         self.iteration += 1
         self.knn_accuracy = stats.get("knn_accuracy", self.knn_accuracy)
-        return {"iteration_end": True, **stats}
+        return {"iteration_end": True, "reward_auc": auc, **stats}
 
     # --- rendering --------------------------------------------------------------------------------
     def render(self):
@@ -383,6 +391,7 @@ class InternetExplorerEnv(gym.Env):
         return {"t": self.t, "iteration": self.iteration, "seen": sorted(self.seen), "found": sorted(self.found),
                 "found_classes": sorted(self.found_classes), "rewards": list(self.rewards),
                 "candidates": list(self.candidates), "candidate_rewards": list(self.candidate_rewards),
+                "candidate_relevant": list(self.candidate_relevant),
                 "knn_accuracy": self.knn_accuracy, "last": list(self.last), "history": list(self.history),
                 "np_random": dict(self.np_random.bit_generator.state), "scorer": self.scorer.state_dict(),
                 "search_seconds": self.search_seconds}
@@ -397,6 +406,7 @@ class InternetExplorerEnv(gym.Env):
         self.seen, self.found, self.found_classes = set(d["seen"]), set(d["found"]), set(d["found_classes"])
         self.rewards = [float(r) for r in d["rewards"]]
         self.candidates, self.candidate_rewards = list(d["candidates"]), [float(r) for r in d["candidate_rewards"]]
+        self.candidate_relevant = [bool(r) for r in d.get("candidate_relevant", [])]  # older checkpoints: none
         self.knn_accuracy = float(d["knn_accuracy"])
         self.last = tuple(float(x) for x in d["last"])
         self.history = list(d["history"])

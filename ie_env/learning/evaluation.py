@@ -5,12 +5,15 @@
   votes for its class with weight ``exp(sim / T)``.
 - :func:`linear_probe`: multinomial logistic regression (scikit-learn) on the frozen features, with the
   inverse regularisation C chosen on a held-out part of the labelled train split, then refit on all of it.
+- :func:`reward_auc`: how well a relevance reward ranks relevant images above the rest (ROC AUC), the signal an
+  agent learns from.
 """
 from __future__ import annotations
 
 import faiss
 import numpy as np
 from sklearn.linear_model import LogisticRegression
+from sklearn.metrics import roc_auc_score
 from sklearn.model_selection import train_test_split
 from sklearn.preprocessing import StandardScaler
 
@@ -98,3 +101,14 @@ def linear_probe(train_emb: np.ndarray, train_labels: np.ndarray, test_emb: np.n
     scaler, clf = fit(train_emb, train_labels, best)
     acc = float((clf.predict(scaler.transform(test_emb)) == test_labels).mean())
     return acc, float(best)
+
+
+def reward_auc(rewards, relevant) -> float | None:
+    """ROC AUC of ``rewards`` for telling ``relevant`` images (bool per image) from the rest: 0.5 is chance, 1 a
+    reward that ranks every relevant image first. ``None`` when either kind is missing (no AUC is defined)."""
+    rewards, relevant = np.asarray(rewards, np.float64).reshape(-1), np.asarray(relevant, bool).reshape(-1)
+    if len(rewards) != len(relevant):
+        raise EvaluationError(f"{len(rewards)} rewards but {len(relevant)} relevance flags; give one per image")
+    if relevant.all() or not relevant.any():
+        return None
+    return float(roc_auc_score(relevant, rewards))

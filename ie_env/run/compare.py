@@ -4,10 +4,12 @@
 
 Counts distinct images only (a repeated query brings nothing new). Writes ``OUT/runs.json`` (every run's
 curves, after every episode), ``OUT/summary.json`` (per agent: mean and 95% interval over seeds of
-``relevant_images``, ``precision``, ``relevant_classes``, ``distinct_images``, and ``steps_per_s``; in full mode
+``relevant_images``, ``precision``, ``relevant_classes``, ``distinct_images``, ``steps_per_s`` and ``reward_auc``
+(how well the reward told the relevant new images from the rest, averaged over iterations); in full mode
 ``knn_accuracy``, ``linear_probe``, ``episode_seconds`` and ``time_split`` and a ``target_only`` entry, plus
 ``paired``: the mean and 95% interval of the per-seed differences between arms, e.g.
-``paired["knn_accuracy"]["gp-random"]``; ``failed``: episodes that failed on Ray twice), the same as
+``paired["knn_accuracy"]["gp-random"]``, and the curves per iteration ``knn_curves`` and ``reward_auc_curves``;
+``failed``: episodes that failed on Ray twice), the same as
 ``OUT/summary.csv`` (one row per agent), PNG plots and, with ``tensorboard`` set, TensorBoard scalars per
 iteration (:mod:`ie_env.run.report`). ``experiments/compare_agents.py`` and ``ie-explore demo`` are its command
 lines. ``preset`` applies a named set of env/learner options (:mod:`ie_env.run.presets`). With ``ray`` set, every
@@ -174,7 +176,9 @@ def plot(runs: dict, out: Path, queries_per_iteration: int = 0) -> list[str]:
                "precision (relevant share of new images, 0-1)"),
               ("iterations", "reward", "mean query reward per iteration", iteration,
                "query reward (mean cosine similarity, 0-1)"),
-              ("iterations", "knn_accuracy", "target kNN accuracy", iteration, "kNN accuracy (fraction of test images)")]
+              ("iterations", "knn_accuracy", "target kNN accuracy", iteration, "kNN accuracy (fraction of test images)"),
+              ("iterations", "reward_auc", "reward's ROC AUC for relevant new images", iteration,
+               "ROC AUC (0.5: chance)")]
     for group, key, title, xlabel, ylabel in panels:
         fig, ax = plt.subplots(figsize=(6, 4))
         drawn, n_seeds = False, 0
@@ -184,7 +188,7 @@ def plot(runs: dict, out: Path, queries_per_iteration: int = 0) -> list[str]:
             if not series or (key == "knn_accuracy" and not any(any(s) for s in series)):
                 continue
             n = min(len(s) for s in series)
-            arr = np.asarray([s[:n] for s in series], float)
+            arr = np.asarray([[np.nan if v is None else v for v in s[:n]] for s in series], float)
             x = np.arange(1, n + 1)
             mean, lo, hi = band(arr)
             line, = ax.plot(x, mean, label=agent, marker="o" if group == "iterations" else None, markersize=4)
@@ -316,6 +320,9 @@ def summarise(cfg: CompareConfig, env, runs: dict) -> dict:
             entry["knn_accuracy"] = interval([r["final"]["knn_accuracy"] for r in seeds])
             if all("linear_probe" in r["final"] for r in seeds):
                 entry["linear_probe"] = interval([r["final"]["linear_probe"] for r in seeds])
+        aucs = [auc_mean(r) for r in seeds if auc_mean(r) is not None]
+        if aucs:
+            entry["reward_auc"] = interval(aucs)
         if env.config.mode == "full" and all("seconds" in r for r in seeds):
             entry["episode_seconds"] = float(np.mean([r["seconds"] for r in seeds]))
         if env.config.mode == "full" and all("time_split" in r for r in seeds):
@@ -333,11 +340,29 @@ def summarise(cfg: CompareConfig, env, runs: dict) -> dict:
         summary["paired"] = paired_differences(runs)
         summary["knn_curves"] = {n: np.mean([r["iterations"]["knn_accuracy"] for r in s], axis=0).round(4).tolist()
                                  for n, s in runs.items() if s}
+        summary["reward_auc_curves"] = {n: auc_curve(s) for n, s in runs.items() if n != "target_only"}
         summary["learner"] = dict(env.config.learner)
         summary["image_size"] = env.config.image_size
         summary["budget"], summary["queries_per_iteration"] = env.config.budget, env.config.queries_per_iteration
         summary["results_per_query"] = env.config.results_per_query
     return summary
+
+
+def _aucs(run: dict) -> list[float | None]:
+    return run.get("iterations", {}).get("reward_auc", [])
+
+
+def auc_mean(run: dict) -> float | None:
+    """A run's reward AUC averaged over the iterations where it is defined (``None``: none is)."""
+    values = [v for v in _aucs(run) if v is not None]
+    return float(np.mean(values)) if values else None
+
+
+def auc_curve(seeds: list[dict]) -> list[float | None]:
+    """Reward AUC per iteration, averaged over the seeds where it is defined."""
+    n = min((len(_aucs(r)) for r in seeds), default=0)
+    cols = [[_aucs(r)[i] for r in seeds if _aucs(r)[i] is not None] for i in range(n)]
+    return [round(float(np.mean(c)), 4) if c else None for c in cols]
 
 
 def paired_differences(runs: dict) -> dict:
@@ -369,6 +394,10 @@ def print_summary(summary: dict, out: str) -> None:
     shares = {n: e["web_share"]["mean"] for n, e in summary["agents"].items() if "web_share" in e}
     if shares:
         print("share of the web downloaded per episode: " + ", ".join(f"{n} {v:.1%}" for n, v in shares.items()))
+    aucs = {n: e["reward_auc"]["mean"] for n, e in summary["agents"].items() if "reward_auc" in e}
+    if aucs:
+        print("reward's ROC AUC for relevant new images (0.5: chance), mean over iterations: "
+              + ", ".join(f"{n} {v:.3f}" for n, v in aucs.items()))
     top = summary["ceiling"]
     print(f"the world holds {top['web_images']} distinct images, {top['relevant_total']} of them relevant, "
           f"{top['relevant_with_own_caption']} of those captioned as their own class (the ceiling); "
@@ -399,5 +428,7 @@ def print_full_mode(summary: dict) -> None:
               + "; ".join(f"{k} {fmt(d)} (n={d['seeds']})" for k, d in pairs.items()))
     for name, curve in summary.get("knn_curves", {}).items():
         print(f"  kNN curve {name:<12} " + " ".join(f"{v:.3f}" for v in curve))
+    for name, curve in summary.get("reward_auc_curves", {}).items():  # the signal the agent learns from
+        print(f"  reward AUC curve {name:<12} " + " ".join("-" if v is None else f"{v:.3f}" for v in curve))
     if "episode_seconds" in summary:
         print(f"mean episode wall time: {summary['episode_seconds']:.0f} s")

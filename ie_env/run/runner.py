@@ -81,7 +81,7 @@ def load_checkpoint(run_dir: str | Path) -> dict | None:
 
 def _new_log() -> dict:
     return {"curve": {"relevant_images": [], "distinct_images": [], "relevant_classes": []},
-            "iterations": {"precision": [], "reward": [], "knn_accuracy": []},
+            "iterations": {"precision": [], "reward": [], "knn_accuracy": [], "reward_auc": []},
             "it_new": 0, "it_rel": 0, "it_rewards": [], "seconds": 0.0}
 
 
@@ -151,6 +151,7 @@ def run_episode(env, agent, seed: int, bar=None, progress: bool = False, run_dir
             it["precision"].append(log["it_rel"] / max(1, log["it_new"]))
             it["reward"].append(float(np.mean(log["it_rewards"])))
             it["knn_accuracy"].append(float(info.get("knn_accuracy", 0.0)))
+            it.setdefault("reward_auc", []).append(info.get("reward_auc"))  # None: undefined (older logs: absent)
             log.update(it_new=0, it_rel=0, it_rewards=[])
             if write:
                 now = time.perf_counter()
