@@ -65,7 +65,7 @@ REGIMES: dict[str, dict] = {
   (what the ImageNet lower stages bring);
 - ``imagenet_full``: the whole ImageNet network (its upper stages were trained on ImageNet's labels, among them the
   web's classes), lower 5 stages frozen, the rest fine-tuned at a low learning rate on 32 px images upsampled to
-  64: the closest to the paper's pretrained start this CPU can run (about 1 s a step);
+  64: the closest to the paper's pretrained start this CPU can run (about 2 s a step on one thread);
 - ``cpu``: the learner of the full-mode preset ``cpu``.
 """
 ARMS = ("target", "random", "relevant")

@@ -137,7 +137,8 @@ class InternetExplorerEnv(gym.Env):
     and, for measurement only, ``relevant`` (relevant results), ``new_relevant`` (relevant images never seen
     before) and, at iteration ends, ``reward_auc`` (ROC AUC of the iteration's new images' rewards for telling the
     relevant ones from the rest, scored before the learner trains on them; ``None`` when the iteration's new
-    images are all relevant or all not, as on the live web). Per-result values are lists, not arrays, so that vector envs can batch answers of different lengths.
+    images are all relevant or all not, as on the live web). Per-result values are lists, not arrays, so that
+    vector envs can batch answers of different lengths.
 
     ## Rendering
     ``render_mode="rgb_array"``: a picture of the last step (query, a grid of the returned images framed by the

@@ -320,7 +320,7 @@ def summarise(cfg: CompareConfig, env, runs: dict) -> dict:
             entry["knn_accuracy"] = interval([r["final"]["knn_accuracy"] for r in seeds])
             if all("linear_probe" in r["final"] for r in seeds):
                 entry["linear_probe"] = interval([r["final"]["linear_probe"] for r in seeds])
-        aucs = [auc_mean(r) for r in seeds if auc_mean(r) is not None]
+        aucs = [a for a in map(auc_mean, seeds) if a is not None]
         if aucs:
             entry["reward_auc"] = interval(aucs)
         if env.config.mode == "full" and all("seconds" in r for r in seeds):
