@@ -49,6 +49,7 @@ _LITE = dict(backbone="efficientnet_lite0", pretrained=True)
 REGIMES: dict[str, dict] = {
     "scratch": dict(image_size=32, backbone="resnet18", width=0.5, stem_stride=2),
     "imagenet_lower": dict(image_size=32, **_LITE, keep_stages=5, freeze_stages=5, upper_width=128, min_input=32),
+    "imagenet_lower64": dict(image_size=64, **_LITE, keep_stages=5, freeze_stages=5, upper_width=128, min_input=64),
     "imagenet_lower4": dict(image_size=32, **_LITE, keep_stages=4, freeze_stages=4, upper_width=128, min_input=32),
     "random_lower": dict(image_size=32, backbone="efficientnet_lite0", pretrained=False, keep_stages=5,
                          freeze_stages=0, upper_width=128, min_input=32),
@@ -60,7 +61,8 @@ REGIMES: dict[str, dict] = {
 - ``scratch``: the full mode's default learner (half-width ResNet-18, stride-2 stem, random init, 32 px);
 - ``imagenet_lower``: EfficientNet-Lite0's stem and first 4 MBConv stages (up to 80 channels) with their ImageNet
   weights, frozen, and a small upper stage trained from scratch (its 5 upper stages, which carry the ImageNet
-  classes, are dropped); ``imagenet_lower4``: the same with 3 MBConv stages (up to 40 channels);
+  classes, are dropped); ``imagenet_lower64``: the same on 64 px images (a 4x4 map into the upper stage instead of
+  2x2); ``imagenet_lower4``: the same with 3 MBConv stages (up to 40 channels);
 - ``random_lower``: the ``imagenet_lower`` architecture from a random initialisation, everything trained
   (what the ImageNet lower stages bring);
 - ``imagenet_full``: the whole ImageNet network (its upper stages were trained on ImageNet's labels, among them the

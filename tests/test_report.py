@@ -92,7 +92,7 @@ def test_plots_have_axis_labels_bands_and_markers(compared, tmp_path, monkeypatc
     figures = []
     monkeypatch.setattr(matplotlib.figure.Figure, "savefig", lambda fig, path, **kw: figures.append((path.name, fig)))
     files = plot(runs, tmp_path, queries_per_iteration=4)
-    assert files == ["relevant_images.png", "relevant_classes.png", "precision.png", "reward.png"]
+    assert files == ["relevant_images.png", "relevant_classes.png", "precision.png", "reward.png", "reward_auc.png"]
     for name, fig in figures:
         ax = fig.axes[0]
         assert "(" in ax.get_xlabel() and "(" in ax.get_ylabel()  # units
