@@ -24,7 +24,7 @@ Measured here (2 cores; tiny-imagenet:carnivore.n.01, 13 classes, 260 test image
 standard error of ~0.025):
 
 - learner alone (``experiments/probe_learner.py --steps 400 --threads 1``, seed 0): kNN / linear probe / reward
-  AUC (the env's reward, with the learner's features, ranking a held-out random web sample's 138 relevant images
+  AUC (the env's reward, with the learner's features, ranking a held-out random web sample's 129 relevant images
   above the rest) for target alone, + 2,000 random web images, + 2,000 relevant ones:
 
   ======================  =================  =================  =================  ====================
