@@ -39,9 +39,10 @@ standard error of ~0.025):
   (*) 200 steps, lr 1e-4, whole ImageNet network (its upper stages learnt ImageNet's labels). No regime puts
   relevant web images ahead of random ones, and training drags the reward towards chance (this preset's AUC:
   0.47-0.51 after 100 steps, 0.53 after 400), so an agent learning from it gets little signal after the first
-  iteration (in the loop, 0.60-0.63 averaged over iterations). At 64 px (``imagenet_lower64``) web
-  images of either kind beat the target alone on kNN by ~0.04 (one seed; the linear probe says the opposite), but
-  relevant ones do no better than random. ~65 s an arm for this preset, ~215 s from a random init, ~415 s at 64 px,
+  iteration (in the loop, 0.60-0.63 averaged over iterations). At 64 px (``imagenet_lower64``) the one-thread
+  seed above puts web images ahead of the target alone on kNN, but over two seeds on two threads (``--seeds 2
+  --threads 2``) nothing separates: kNN 0.277 / 0.271 / 0.285 and linear probe 0.354 / 0.335 / 0.315 for target
+  alone / + random / + relevant (the thread count alone moves a seed's kNN by ~0.02-0.04). ~65 s an arm for this preset, ~215 s from a random init, ~415 s at 64 px,
   ~390 s for the whole network.
 - the loop (``compare_agents.py --mode full --preset cpu --agents random,gp,gp_label_set,oracle --seeds 5``):
   ~70 s an episode, 82-96% of it SSL training. The oracle downloads 666 relevant images (precision 0.95), 7x
