@@ -33,14 +33,13 @@ import time
 
 import numpy as np
 import torch
-from sklearn.metrics import roc_auc_score
 
 from ie_env.atomic import atomic_write_json
 from ie_env.data.images import decode_many
 from ie_env.data.shards import iter_shards, shard_files
 from ie_env.data.targets import load_target
 from ie_env.data.targets.cache import cached_arrays
-from ie_env.learning.evaluation import knn_accuracy, linear_probe
+from ie_env.learning.evaluation import knn_accuracy, linear_probe, reward_auc
 from ie_env.learning.learner import Learner, LearnerConfig
 from ie_env.learning.reward import RelevanceReward, RewardConfig
 from ie_env.run.presets import PRESETS
@@ -103,8 +102,8 @@ def evaluate(learner: Learner, target, held_out: dict[str, np.ndarray]) -> tuple
                        target.test_labels)
     reward = RelevanceReward(RewardConfig())
     reward.set_target(learner.embed(target.train))
-    auc = roc_auc_score(held_out["random_relevant"], reward.image_rewards(learner.embed(held_out["random"])))
-    return float(knn), float(auc)
+    auc = reward_auc(reward.image_rewards(learner.embed(held_out["random"])), held_out["random_relevant"])
+    return float(knn), auc
 
 
 def run_arm(regime: dict, arm: str, target, pool: np.ndarray | None, held_out: dict[str, np.ndarray], steps: int,

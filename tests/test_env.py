@@ -67,7 +67,6 @@ def test_iteration_end_reports_the_reward_auc_of_its_new_images(tiny_world, conc
     for (rewards, relevant), its in zip(seen, (infos[:3], infos[3:])):
         assert rewards == [r for i in its for r in i["new_image_rewards"]]  # every new image once, in order
         assert sum(relevant) == sum(i["new_relevant"] for i in its)
-    assert env.candidate_relevant == []
 
 
 def test_bad_options_are_clear_errors(tiny_world, concepts):

@@ -236,7 +236,6 @@ class InternetExplorerEnv(gym.Env):
         self.rewards: list[float] = []
         self.candidates: list = []
         self.candidate_rewards: list[float] = []
-        self.candidate_relevant: list[bool] = []
         self.knn_accuracy = 0.0
         self.last = (0.0, 0.0)
         self.shown: dict = {}
@@ -285,7 +284,6 @@ class InternetExplorerEnv(gym.Env):
         new_rewards = image_rewards[at]
         self.candidates += new
         self.candidate_rewards += new_rewards.tolist()
-        self.candidate_relevant += relevant[at].tolist()
         self.rewards.append(reward)
         self.t += 1
         self.last = (reward, len(new) / max(1, len(ids)))
@@ -325,11 +323,11 @@ class InternetExplorerEnv(gym.Env):
         start = time.perf_counter()
         images = self._images(self.candidates) if self.scorer.trains else None
         self.search_seconds += time.perf_counter() - start  # reading the candidates back counts as fetching
-        # the reward's quality, measured on the iteration's new images before the learner moves on
-        auc = reward_auc(self.candidate_rewards, self.candidate_relevant) \
-            if len(self.candidate_relevant) == len(self.candidate_rewards) else None
+        # the reward's quality on the iteration's new images (a new image is relevant iff it joined `found`),
+        # measured before the learner moves on
+        auc = reward_auc(self.candidate_rewards, [c in self.found for c in self.candidates])
         stats = self.scorer.end_iteration(images, np.asarray(self.candidate_rewards, np.float32))
-        self.candidates, self.candidate_rewards, self.candidate_relevant = [], [], []
+        self.candidates, self.candidate_rewards = [], []
         self.iteration += 1
         self.knn_accuracy = stats.get("knn_accuracy", self.knn_accuracy)
         return {"iteration_end": True, "reward_auc": auc, **stats}
@@ -392,7 +390,6 @@ class InternetExplorerEnv(gym.Env):
         return {"t": self.t, "iteration": self.iteration, "seen": sorted(self.seen), "found": sorted(self.found),
                 "found_classes": sorted(self.found_classes), "rewards": list(self.rewards),
                 "candidates": list(self.candidates), "candidate_rewards": list(self.candidate_rewards),
-                "candidate_relevant": list(self.candidate_relevant),
                 "knn_accuracy": self.knn_accuracy, "last": list(self.last), "history": list(self.history),
                 "np_random": dict(self.np_random.bit_generator.state), "scorer": self.scorer.state_dict(),
                 "search_seconds": self.search_seconds}
@@ -407,7 +404,6 @@ class InternetExplorerEnv(gym.Env):
         self.seen, self.found, self.found_classes = set(d["seen"]), set(d["found"]), set(d["found_classes"])
         self.rewards = [float(r) for r in d["rewards"]]
         self.candidates, self.candidate_rewards = list(d["candidates"]), [float(r) for r in d["candidate_rewards"]]
-        self.candidate_relevant = [bool(r) for r in d.get("candidate_relevant", [])]  # older checkpoints: none
         self.knn_accuracy = float(d["knn_accuracy"])
         self.last = tuple(float(x) for x in d["last"])
         self.history = list(d["history"])
