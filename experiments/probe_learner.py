@@ -17,6 +17,13 @@ the Tiny ImageNet train shards (no world needed) and cached.
 
     python experiments/probe_learner.py --regimes scratch,imagenet_lower --steps 400 --json
     python experiments/probe_learner.py --target tiny-imagenet:dog.n.01 --seeds 2
+    python experiments/probe_learner.py --regimes head --seeds 10 --arms target,random,relevant,random_shuffled
+
+A fourth arm, ``random_shuffled``, trains on the random pool in another order (the same images): the noise floor
+of one run against another on the same content. With several seeds the script prints the paired differences
+(mean and 95% t-interval over seeds) of relevant - random, relevant - target, random - target and
+random_shuffled - random. A regime may bring its own defaults for steps, batch size, web pool size and PCR
+(``PROBE_DEFAULTS``); options given on the command line win.
 
 Regimes (``REGIMES``) are :class:`ie_env.learning.learner.LearnerConfig` overrides plus an image size; ``cpu``
 is the learner of the full-mode preset ``--preset cpu`` (:mod:`ie_env.run.presets`).
@@ -40,8 +47,9 @@ from ie_env.data.shards import iter_shards, shard_files
 from ie_env.data.targets import load_target
 from ie_env.data.targets.cache import cached_arrays
 from ie_env.learning.evaluation import knn_accuracy, linear_probe, reward_auc
-from ie_env.learning.learner import Learner, LearnerConfig
+from ie_env.learning.head import REWARD_FEATURES, HeadLearner, make_learner
 from ie_env.learning.reward import RelevanceReward, RewardConfig
+from ie_env.run.compare import interval
 from ie_env.run.presets import PRESETS
 
 _LITE = dict(backbone="efficientnet_lite0", pretrained=True)
@@ -54,6 +62,9 @@ REGIMES: dict[str, dict] = {
                          freeze_stages=0, upper_width=128, min_input=32),
     "imagenet_full": dict(image_size=32, **_LITE, freeze_stages=5, min_input=64, lr=1e-4),
     "cpu": {"image_size": PRESETS["cpu"]["env"].get("image_size", 32), **PRESETS["cpu"]["learner"]},
+    "head": {"kind": "head", "image_size": 64},
+    "head96": {"kind": "head", "image_size": 64, "trunk": "efficientnet_lite0-96px"},
+    "head_moco": {"kind": "head", "image_size": 64, "objective": "moco"},
 }
 """Named learner regimes: ``image_size`` plus LearnerConfig overrides.
 
@@ -67,9 +78,19 @@ REGIMES: dict[str, dict] = {
 - ``imagenet_full``: the whole ImageNet network (its upper stages were trained on ImageNet's labels, among them the
   web's classes), lower 5 stages frozen, the rest fine-tuned at a low learning rate on 32 px images upsampled to
   64: the closest to the paper's pretrained start this CPU can run (about 2 s a step on one thread);
-- ``cpu``: the learner of the full-mode preset ``cpu``.
+- ``cpu``: the learner of the full-mode preset ``cpu``;
+- ``head``: the ``head`` learner (:mod:`ie_env.learning.head`): EfficientNet-Lite0 with its ImageNet weights, whole
+  and frozen, at 64 px, 4 pixel-space views of every image embedded once, an MLP head trained on pairs of them
+  with NT-Xent; ``head96`` runs the trunk at 96 px (the frozen mode's default encoder), ``head_moco`` trains
+  the head with MoCo v3 instead. The trunk's ImageNet training used labels, among them the web's classes.
 """
-ARMS = ("target", "random", "relevant")
+PROBE_DEFAULTS: dict[str, dict] = {name: {"steps": 1500, "batch_size": 256, "web": 6500, "pcr": 0.5}
+                                   for name in ("head", "head96", "head_moco")}
+"""Per regime: the probe's defaults for ``--steps``, ``--batch-size``, ``--web`` and ``--pcr`` (others: 400,
+128, 2000 and the regime's own PCR). The head regimes train with the web 2/3 of every batch (PCR 0.5), as
+the loop does once the replay buffer outgrows the target."""
+ARMS = ("target", "random", "relevant", "random_shuffled")
+PAIRS = (("relevant", "random"), ("relevant", "target"), ("random", "target"), ("random_shuffled", "random"))
 
 
 def web_pools(target, n: int, size: int, seed: int = 0) -> dict[str, np.ndarray]:
@@ -96,22 +117,34 @@ def web_pools(target, n: int, size: int, seed: int = 0) -> dict[str, np.ndarray]
     return cached_arrays(f"probe-web-{digest}-{n}-{size}-{seed}", build)
 
 
-def evaluate(learner: Learner, target, held_out: dict[str, np.ndarray]) -> tuple[float, float]:
-    """kNN accuracy on the target's test split, and the reward's ROC AUC for relevant web images in ``held_out``."""
+def evaluate(learner, target, held_out: dict[str, np.ndarray]) -> tuple[float, float, dict]:
+    """kNN accuracy on the target's test split, the reward's ROC AUC for relevant web images in ``held_out`` (on
+    the features the learner's reward uses), and for a head learner that AUC on each of its reward features."""
     knn = knn_accuracy(learner.embed(target.probe_train), target.probe_train_labels, learner.embed(target.test),
                        target.test_labels)
-    reward = RelevanceReward(RewardConfig())
-    reward.set_target(learner.embed(target.train))
-    auc = reward_auc(reward.image_rewards(learner.embed(held_out["random"])), held_out["random_relevant"])
-    return float(knn), auc
+
+    def auc(embed) -> float:
+        reward = RelevanceReward(RewardConfig())
+        reward.set_target(embed(target.train))
+        return reward_auc(reward.image_rewards(embed(held_out["random"])), held_out["random_relevant"])
+
+    if not isinstance(learner, HeadLearner):
+        return float(knn), auc(learner.embed), {}
+    by, chosen = {}, learner.config.reward_features
+    for kind in REWARD_FEATURES:
+        learner.config.reward_features = kind
+        by[kind] = auc(learner.reward_embed)
+    learner.config.reward_features = chosen
+    return float(knn), by[chosen], by
 
 
 def run_arm(regime: dict, arm: str, target, pool: np.ndarray | None, held_out: dict[str, np.ndarray], steps: int,
-            eval_every: int, seed: int, batch_size: int) -> dict:
-    overrides = {k: v for k, v in regime.items() if k != "image_size"}
-    cfg = LearnerConfig(**{**overrides, "image_size": regime["image_size"], "seed": seed, "batch_size": batch_size})
-    learner = Learner(cfg)
-    curve = [(0, *evaluate(learner, target, held_out))]
+            eval_every: int, seed: int, batch_size: int, pcr: float | None = None) -> dict:
+    settings = {**regime, "seed": seed, "batch_size": batch_size, **({"pcr": pcr} if pcr is not None else {})}
+    learner = make_learner(settings)
+    knn0, auc0, by0 = evaluate(learner, target, held_out)
+    curve = [(0, knn0, auc0)]
+    by_features = [by0]
     start = time.perf_counter()
     train_s = 0.0
     while learner.step < steps:
@@ -119,28 +152,50 @@ def run_arm(regime: dict, arm: str, target, pool: np.ndarray | None, held_out: d
         t = time.perf_counter()
         learner.train(pool, None, target.train, steps=n)
         train_s += time.perf_counter() - t
-        curve.append((learner.step, *evaluate(learner, target, held_out)))
+        knn, auc, by = evaluate(learner, target, held_out)
+        curve.append((learner.step, knn, auc))
+        by_features.append(by)
         print(f"    {arm:<9} step {learner.step:>5}: kNN {curve[-1][1]:.3f}  reward AUC {curve[-1][2]:.3f}  "
               f"({time.perf_counter() - start:.0f} s)", flush=True)
     probe, C = linear_probe(learner.embed(target.probe_train), target.probe_train_labels,
                             learner.embed(target.test), target.test_labels, seed=seed)
     return {"knn": curve[-1][1], "reward_auc": curve[-1][2], "linear": probe, "C": C,
-            "curve": curve, "train_seconds": round(train_s, 1),
+            "curve": curve, "reward_auc_by_features": by_features[-1], "reward_auc_at_start": by_features[0], "train_seconds": round(train_s, 1),
             "seconds": round(time.perf_counter() - start, 1), "steps": steps}
+
+
+def paired_differences(arms: dict) -> dict:
+    """For each pair of ``PAIRS`` whose arms ran: kNN and linear-probe ``a - b`` over the seeds both ran (mean and
+    95% t-interval)."""
+    out: dict = {}
+    for a, b in PAIRS:
+        if a not in arms or b not in arms:
+            continue
+        for metric in ("knn", "linear"):
+            left = {r["seed"]: r[metric] for r in arms[a]}
+            right = {r["seed"]: r[metric] for r in arms[b]}
+            seeds = sorted(set(left) & set(right))
+            if seeds:
+                out.setdefault(metric, {})[f"{a}-{b}"] = {**interval([left[s] - right[s] for s in seeds]),
+                                                          "seeds": len(seeds)}
+    return out
 
 
 def main(argv: list[str] | None = None) -> dict:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--target", default="tiny-imagenet:carnivore.n.01")
     ap.add_argument("--regimes", default="imagenet_lower", help=f"comma-separated, of: {', '.join(REGIMES)}")
-    ap.add_argument("--arms", default=",".join(ARMS))
-    ap.add_argument("--steps", type=int, default=400)
-    ap.add_argument("--eval-every", type=int, default=100)
-    ap.add_argument("--batch-size", type=int, default=128)
-    ap.add_argument("--web", type=int, default=2000, help="images in each web pool")
+    ap.add_argument("--arms", default=",".join(ARMS), help=f"comma-separated, of: {', '.join(ARMS)}")
+    ap.add_argument("--steps", type=int, default=None, help="training steps per arm (default: the regime's, else 400)")
+    ap.add_argument("--eval-every", type=int, default=None, help="steps between evaluations (default: steps / 4)")
+    ap.add_argument("--batch-size", type=int, default=None, help="images per step (default: the regime's, else 128)")
+    ap.add_argument("--web", type=int, default=None, help="images in each web pool (default: the regime's, else 2000)")
+    ap.add_argument("--pcr", type=float, default=None, help="target images per web image in a batch (default: the "
+                    "regime's)")
     ap.add_argument("--seeds", type=int, default=1)
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--out", default="", help="write the results as JSON here (after every arm)")
+    ap.add_argument("--resume", action="store_true", help="keep the runs --out already holds and run the rest")
     ap.add_argument("--json", action="store_true", help="print one JSON object on the last line")
     args = ap.parse_args(argv)
     torch.set_num_threads(args.threads)
@@ -149,35 +204,59 @@ def main(argv: list[str] | None = None) -> dict:
     if unknown:
         ap.error(f"unknown regime(s) {sorted(unknown)}: choose from {', '.join(REGIMES)}")
     arms = [a for a in args.arms.split(",") if a]
-    results: dict = {"target": args.target, "steps": args.steps, "batch_size": args.batch_size, "web": args.web,
-                     "regimes": {}}
+    if set(arms) - set(ARMS):
+        ap.error(f"unknown arm(s) {sorted(set(arms) - set(ARMS))}: choose from {', '.join(ARMS)}")
+    if args.resume and not args.out:
+        ap.error("--resume needs --out (the results file to continue)")
+    results: dict = {"target": args.target, "regimes": {}}
+    if args.resume and os.path.exists(args.out):
+        results = json.loads(open(args.out).read())
+        if results.get("target") != args.target:
+            ap.error(f"{args.out} holds a probe of {results.get('target')}, not {args.target}")
     for name in names:
         regime = REGIMES[name]
+        d = PROBE_DEFAULTS.get(name, {})
+        steps = args.steps or d.get("steps", 400)
+        settings = {"steps": steps, "batch_size": args.batch_size or d.get("batch_size", 128),
+                    "web": args.web or d.get("web", 2000), "pcr": args.pcr if args.pcr is not None else d.get("pcr"),
+                    "eval_every": args.eval_every or max(1, steps // 4)}
         target = load_target(args.target, regime["image_size"])
-        pools = web_pools(target, args.web, regime["image_size"])
-        held_out = web_pools(target, args.web, regime["image_size"], seed=1)  # reward AUC sample
-        print(f"{name}: {regime}; target {target.name} ({len(target.train)} train, {len(target.test)} test, "
-              f"{len(target.class_names)} classes, chance {1 / len(target.class_names):.3f}); random pool "
+        pools = web_pools(target, settings["web"], regime["image_size"])
+        held_out = web_pools(target, settings["web"], regime["image_size"], seed=1)  # reward AUC sample
+        print(f"{name}: {regime}, {settings}; target {target.name} ({len(target.train)} train, {len(target.test)} "
+              f"test, {len(target.class_names)} classes, chance {1 / len(target.class_names):.3f}); random pool "
               f"{len(pools['random'])} ({int(pools['random_relevant'].sum())} relevant), relevant pool "
               f"{len(pools['relevant'])}", flush=True)
-        per = results["regimes"].setdefault(name, {"config": regime, "arms": {}})
-        for arm in arms:
-            for seed in range(args.seeds):
-                pool = None if arm == "target" else pools[arm]
-                r = run_arm(regime, arm, target, pool, held_out, args.steps, args.eval_every, seed, args.batch_size)
-                per["arms"].setdefault(arm, []).append(r)
+        per = results["regimes"].setdefault(name, {"config": regime, "settings": settings, "arms": {}})
+        if per.get("settings", settings) != settings:
+            ap.error(f"{args.out} ran {name} with {per['settings']}: use those settings or another --out")
+        for seed in range(args.seeds):
+            for arm in arms:
+                if any(r["seed"] == seed for r in per["arms"].get(arm, [])):
+                    continue
+                if arm == "target":
+                    pool = None
+                elif arm == "random_shuffled":  # the same images, in another order
+                    pool = pools["random"][np.random.default_rng(1000 + seed).permutation(len(pools["random"]))]
+                else:
+                    pool = pools[arm]
+                r = run_arm(regime, arm, target, pool, held_out, steps, settings["eval_every"], seed,
+                            settings["batch_size"], settings["pcr"])
+                per["arms"].setdefault(arm, []).append({"seed": seed, **r})
+                per["paired"] = paired_differences(per["arms"])
                 if args.out:
                     atomic_write_json(args.out, results)
-    print(f"\n{args.target}, {args.steps} steps x batch {args.batch_size}, mean over {args.seeds} seed(s)")
-    print(f"{'regime':<16}" + "".join(f"{a + ' kNN':>15}{a + ' lin':>15}{a + ' AUC':>15}" for a in arms)
-          + f"{'s/arm':>8}")
+    print(f"\n{args.target}: mean over seeds")
+    print(f"{'regime':<16}{'arm':<17}{'seeds':>6}{'kNN':>8}{'linear':>8}{'AUC':>8}{'s/arm':>7}  reward AUC by features")
     for name, per in results["regimes"].items():
-        row = f"{name:<16}"
-        for a in arms:
-            rs = per["arms"][a]
-            row += "".join(f"{np.mean([r[key] for r in rs]):>15.3f}" for key in ("knn", "linear", "reward_auc"))
-        secs = np.mean([r["seconds"] for a in arms for r in per["arms"][a]])
-        print(row + f"{secs:>8.0f}")
+        for a, rs in per["arms"].items():
+            by = {k: np.mean([r["reward_auc_by_features"][k] for r in rs]) for k in rs[0]["reward_auc_by_features"]}
+            print(f"{name:<16}{a:<17}{len(rs):>6}" + "".join(f"{np.mean([r[k] for r in rs]):>8.3f}"
+                                                             for k in ("knn", "linear", "reward_auc"))
+                  + f"{np.mean([r['seconds'] for r in rs]):>7.0f}  " + " ".join(f"{k} {v:.3f}" for k, v in by.items()))
+        for metric, pairs in per.get("paired", {}).items():
+            print(f"{name} paired {metric}: " + "; ".join(
+                f"{p} {v['mean']:+.3f} [{v['lo']:+.3f}, {v['hi']:+.3f}] (n={v['seeds']})" for p, v in pairs.items()))
     if args.json:
         print(json.dumps(results))
     return results

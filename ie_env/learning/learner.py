@@ -232,6 +232,57 @@ def _check_images(name: str, images, allow_empty: bool = True) -> np.ndarray:
     return images
 
 
+def mixed_batches(candidates: np.ndarray, pool: list[np.ndarray], steps: int, batch_size: int, pcr: float,
+                  gen: torch.Generator):
+    """Yield ``(batch, n_candidates)`` for each of ``steps`` steps: ``round(batch_size / (1 + pcr))`` rows of
+    ``candidates`` (cycling in a fresh random order per pass), the rest drawn uniformly (with replacement) from the
+    arrays of ``pool`` (replay buffer + target) together. Rows may be images or anything indexable alike."""
+    bs = batch_size
+    pool_sizes = [len(p) for p in pool]
+    pool_total = sum(pool_sizes)
+    n_cand = 0
+    if len(candidates):
+        n_cand = bs if pool_total == 0 else min(bs - 1, max(1, round(bs / (1 + pcr))))
+    if n_cand == 0 and pool_total == 0:
+        raise LearnerError("nothing to train on: candidates, replay buffer and target train are all empty")
+    offsets = np.cumsum([0] + pool_sizes)
+    order, cursor = torch.empty(0, dtype=torch.long), 0
+    for _ in range(steps):
+        parts = []
+        if n_cand:
+            take = []
+            while len(take) < n_cand:
+                if cursor >= len(order):
+                    order, cursor = torch.randperm(len(candidates), generator=gen), 0
+                chunk = order[cursor:cursor + n_cand - len(take)]
+                cursor += len(chunk)
+                take.extend(chunk.tolist())
+            parts.append(candidates[np.sort(np.asarray(take))])
+        n_pool = bs - n_cand
+        if n_pool:
+            idx = torch.randint(pool_total, (n_pool,), generator=gen).numpy()
+            src = np.searchsorted(offsets, idx, side="right") - 1
+            for s, arr in enumerate(pool):
+                sel = idx[src == s] - offsets[s]
+                if len(sel):
+                    parts.append(arr[np.sort(sel)])
+        yield np.concatenate(parts), n_cand
+
+
+def keep_top(buffer: np.ndarray, buffer_rewards: np.ndarray, candidates: np.ndarray, rewards: np.ndarray | None,
+             share: float, capacity: int) -> tuple[np.ndarray, np.ndarray, int]:
+    """The replay buffer after the top ``share`` of ``candidates`` by reward join it (oldest dropped beyond
+    ``capacity``): ``(buffer, buffer_rewards, added)``."""
+    if rewards is None or len(candidates) == 0 or capacity <= 0:
+        return buffer, buffer_rewards, 0
+    keep = int(math.floor(share * len(candidates)))
+    if keep == 0:
+        return buffer, buffer_rewards, 0
+    top = np.sort(np.argsort(-rewards, kind="stable")[:keep])
+    return (np.concatenate([buffer, candidates[top]])[-capacity:],
+            np.concatenate([buffer_rewards, rewards[top]])[-capacity:], keep)
+
+
 class Learner:
     """A self-supervised learner that trains on candidate + replay + target images and embeds images.
 
@@ -325,41 +376,6 @@ class Learner:
         for name, b in self.momentum_model.named_buffers():
             b.copy_(online_buffers[name])
 
-    def _batches(self, candidates: np.ndarray, pool: list[np.ndarray], steps: int):
-        """Yield ``(uint8 batch, n_candidates)`` for each step: candidates cycle in a fresh random order per
-        pass; the rest of the batch is drawn uniformly (with replacement) from replay + target."""
-        cfg, gen = self.config, self.generator
-        bs = cfg.batch_size
-        pool_sizes = [len(p) for p in pool]
-        pool_total = sum(pool_sizes)
-        n_cand = 0
-        if len(candidates):
-            n_cand = bs if pool_total == 0 else min(bs - 1, max(1, round(bs / (1 + cfg.pcr))))
-        if n_cand == 0 and pool_total == 0:
-            raise LearnerError("nothing to train on: candidates, replay buffer and target train are all empty")
-        offsets = np.cumsum([0] + pool_sizes)
-        order, cursor = torch.empty(0, dtype=torch.long), 0
-        for _ in range(steps):
-            parts = []
-            if n_cand:
-                take = []
-                while len(take) < n_cand:
-                    if cursor >= len(order):
-                        order, cursor = torch.randperm(len(candidates), generator=gen), 0
-                    chunk = order[cursor:cursor + n_cand - len(take)]
-                    cursor += len(chunk)
-                    take.extend(chunk.tolist())
-                parts.append(candidates[np.sort(np.asarray(take))])
-            n_pool = bs - n_cand
-            if n_pool:
-                idx = torch.randint(pool_total, (n_pool,), generator=gen).numpy()
-                src = np.searchsorted(offsets, idx, side="right") - 1
-                for s, arr in enumerate(pool):
-                    sel = idx[src == s] - offsets[s]
-                    if len(sel):
-                        parts.append(arr[np.sort(sel)])
-            yield np.concatenate(parts), n_cand
-
     def train(self, candidates: np.ndarray | None, candidate_rewards: np.ndarray | None,
               target_train: np.ndarray, steps: int | None = None) -> TrainStats:
         """Train ``steps`` (default ``config.steps_per_iteration``) steps on candidates + replay + target.
@@ -394,7 +410,7 @@ class Learner:
         if self.momentum_model is not None:
             self.momentum_model.train()
         pool = [a for a in (self.replay, target) if len(a)]
-        for batch, n_cand in self._batches(candidates, pool, steps):
+        for batch, n_cand in mixed_batches(candidates, pool, steps, cfg.batch_size, cfg.pcr, self.generator):
             v1, v2 = self.augment(batch, self.generator, distributed.shard(len(batch)))  # this process's slice
             loss = self._loss(v1, v2)
             value = distributed.mean(float(loss.detach()))
@@ -417,15 +433,9 @@ class Learner:
 
     def _update_replay(self, candidates: np.ndarray, rewards: np.ndarray | None) -> int:
         cfg = self.config
-        if rewards is None or len(candidates) == 0 or cfg.replay_capacity <= 0:
-            return 0
-        keep = int(math.floor(cfg.replay_keep * len(candidates)))
-        if keep == 0:
-            return 0
-        top = np.sort(np.argsort(-rewards, kind="stable")[:keep])
-        self.replay = np.concatenate([self.replay, candidates[top]])[-cfg.replay_capacity:]
-        self.replay_rewards = np.concatenate([self.replay_rewards, rewards[top]])[-cfg.replay_capacity:]
-        return keep
+        self.replay, self.replay_rewards, added = keep_top(self.replay, self.replay_rewards, candidates, rewards,
+                                                           cfg.replay_keep, cfg.replay_capacity)
+        return added
 
     # -------------------------------------------------------------- embedding
 

@@ -2,8 +2,10 @@
 
 ``FrozenScorer``: a fixed encoder; every web image of an offline world and the reward's target set are
 embedded once (cached on disk by :mod:`ie_env.learning.frozen`), so a query's reward is a table look-up.
-``LearnerScorer``: the self-supervised learner embeds each answer's images with its current weights, trains at
-every iteration end, refreshes the target embeddings and measures kNN accuracy on the target's test split.
+``LearnerScorer``: the self-supervised learner (the image-level :class:`ie_env.learning.learner.Learner`, or the
+``head`` learner of :mod:`ie_env.learning.head` when the env's ``learner`` options say ``kind: head``) embeds each
+answer's images with its current weights (the head learner: with its ``reward_features``), trains at every
+iteration end, refreshes the target embeddings and measures kNN accuracy on the target's test split.
 Both score raw images too (``rewards_of``), which the live environment uses.
 
 Every scorer keeps ``seconds``: wall time spent scoring (embedding answers, refreshing the reward's target
@@ -19,7 +21,7 @@ import numpy as np
 from ie_env.failpoints import failpoint
 from ie_env.learning.evaluation import knn_accuracy, linear_probe
 from ie_env.learning.frozen import FrozenRewards, get_encoder
-from ie_env.learning.learner import Learner, LearnerConfig
+from ie_env.learning.head import learner_from_state_dict, make_learner
 from ie_env.learning.reward import RelevanceReward, RewardConfig
 
 TIME_KEYS = ("scoring", "training", "evaluation")
@@ -90,22 +92,26 @@ class LearnerScorer:
 
     def reset(self, seed: int) -> None:
         self.seconds = _new_seconds()
-        self.learner = Learner(LearnerConfig(**{**self.cfg.learner, "image_size": self.cfg.image_size,
-                                                "seed": seed, "device": self.cfg.device}))
+        self.learner = make_learner({**self.cfg.learner, "image_size": self.cfg.image_size, "seed": seed,
+                                     "device": self.cfg.device})
         self.ref_idx = reference_subset(len(self.target.train), self.cfg.reward_targets, seed)
         self._refresh_reward()
 
     def _refresh_reward(self) -> None:
         start = time.perf_counter()
-        self.reward.set_target(self.learner.embed(self.target.train[self.ref_idx]))
+        self.reward.set_target(self._reward_features(self.target.train[self.ref_idx]))
         self.seconds["scoring"] += time.perf_counter() - start
+
+    def _reward_features(self, images: np.ndarray) -> np.ndarray:
+        """The learner's features the reward compares (the head learner's ``reward_embed``, else ``embed``)."""
+        return getattr(self.learner, "reward_embed", self.learner.embed)(images)
 
     def image_rewards(self, idx: np.ndarray) -> np.ndarray:
         return self.rewards_of(self.world.load_images(idx, self.cfg.image_size))
 
     def rewards_of(self, images: np.ndarray) -> np.ndarray:
         start = time.perf_counter()
-        out = self.reward.image_rewards(self.learner.embed(images)) if len(images) else np.zeros(0, np.float32)
+        out = self.reward.image_rewards(self._reward_features(images)) if len(images) else np.zeros(0, np.float32)
         self.seconds["scoring"] += time.perf_counter() - start
         return out
 
@@ -136,9 +142,9 @@ class LearnerScorer:
         return {"learner": self.learner.state_dict(), "ref_idx": self.ref_idx.copy(), "seconds": dict(self.seconds)}
 
     def load_state_dict(self, state: dict) -> None:
-        self.learner = Learner.from_state_dict(state["learner"])
+        self.learner = learner_from_state_dict(state["learner"])
         self.ref_idx = np.asarray(state["ref_idx"], np.int64)
-        self.reward.set_target(self.learner.embed(self.target.train[self.ref_idx]))
+        self.reward.set_target(self._reward_features(self.target.train[self.ref_idx]))
         self.seconds = {**_new_seconds(), **state.get("seconds", {})}
 
 

@@ -62,6 +62,13 @@ PRESETS: dict[str, dict] = {
                     "pcr": 2.0, "replay_keep": 0.5},
         "candidate_epochs": 8.0,
     },
+    "head": {
+        "env": {"image_size": 64, "budget": 192, "queries_per_iteration": 16, "results_per_query": 20,
+                "eval_images": 1000, "reward_targets": 2000},
+        "learner": {"kind": "head", "trunk": "efficientnet_lite0", "views": 4, "batch_size": 256, "lr": 1e-3,
+                    "pcr": 2.0, "replay_keep": 0.5, "target_pool": 5000, "reward_features": "trunk+head"},
+        "candidate_epochs": 10.0,
+    },
 }
 """Preset name -> ``env`` (EnvConfig fields), ``learner`` (LearnerConfig fields) and ``candidate_epochs``
 (passes over an iteration's nominal candidates; sets the learner's steps_per_iteration)."""
@@ -107,9 +114,14 @@ def describe(name: str, env=None) -> str:
     """One line a person reads: the preset's schedule (of ``env``'s final config when given)."""
     e = vars(env.config) if env is not None else env_overrides(name)
     lr = e["learner"]
-    lower = (f", ImageNet lower stages frozen ({lr.get('freeze_stages')}) + upper of width {lr.get('upper_width')}"
-             if lr.get("pretrained") else "")
+    if lr.get("kind") == "head":
+        model = (f"SSL head ({lr.get('objective', 'ntxent')}) on {lr.get('views', 4)} cached views per image of the "
+                 f"frozen ImageNet-pretrained {lr.get('trunk')} (trained with ImageNet's labels), reward on "
+                 f"{lr.get('reward_features')} features")
+    else:
+        lower = (f", ImageNet lower stages frozen ({lr.get('freeze_stages')}) + upper of width "
+                 f"{lr.get('upper_width')}" if lr.get("pretrained") else "")
+        model = f"{lr.get('backbone')}{lower}"
     return (f"preset {name}: {e['budget']} queries, {e['queries_per_iteration']} per iteration x "
             f"{e['results_per_query']} results, {lr.get('steps_per_iteration')} SSL steps of batch "
-            f"{lr.get('batch_size', 128)} per iteration (PCR {lr.get('pcr', 2.0)}), {e['image_size']} px, "
-            f"{lr.get('backbone')}{lower}")
+            f"{lr.get('batch_size', 128)} per iteration (PCR {lr.get('pcr', 2.0)}), {e['image_size']} px, {model}")

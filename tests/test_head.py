@@ -1,0 +1,133 @@
+"""The head learner and its view cache: views are keyed by content and kept on disk, the head learns, resumes
+bit for bit, keeps the top candidates' views for replay, and its preset runs the loop with a reward on
+trunk + head features."""
+from __future__ import annotations
+
+import copy
+import json
+
+import numpy as np
+import pytest
+import torch
+
+from ie_env.learning import views as views_module
+from ie_env.learning.head import HeadConfig, HeadLearner, learner_from_state_dict, make_learner
+from ie_env.learning.learner import Learner, LearnerError
+from ie_env.learning.views import ViewStore
+
+
+@pytest.fixture(autouse=True)
+def fresh_cache(tmp_path, monkeypatch):
+    """Each test gets its own cache folder and no view stores shared from an earlier test."""
+    monkeypatch.setenv("IE_CACHE_DIR", str(tmp_path / "cache"))
+    monkeypatch.setattr(views_module, "_STORES", {})
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
+def photos(n: int, seed: int = 0, size: int = 32) -> np.ndarray:
+    """Images of 4 kinds (a colour and a stripe direction each) with noise."""
+    rng = np.random.default_rng(seed)
+    yy, xx = np.mgrid[0:size, 0:size] / size
+    out = np.empty((n, size, size, 3), np.uint8)
+    for i in range(n):
+        k = i % 4
+        stripe = np.sin((xx if k % 2 else yy) * 12 + rng.uniform(0, 6))
+        colour = np.eye(3)[k % 3] * 150 + 50
+        img = colour * (0.6 + 0.4 * stripe[..., None]) + rng.normal(0, 20, (size, size, 3))
+        out[i] = np.clip(img, 0, 255).astype(np.uint8)
+    return out
+
+
+def small(**kw) -> HeadConfig:
+    return HeadConfig(**{**dict(image_size=32, views=3, batch_size=16, hidden=32, dim=16, proj_dim=8,
+                                steps_per_iteration=5, target_pool=24), **kw})
+
+
+def test_views_depend_on_the_image_only_and_persist_on_disk(tmp_path):
+    images = photos(6)
+    store = ViewStore("efficientnet_lite0", image_size=32, views=3)
+    together = store.features(images)
+    assert together.shape == (6, 3, 1280) and together.dtype == np.float16 and store.computed == 6
+    assert not np.array_equal(together[0, 0], together[0, 1])  # the views differ
+    alone = ViewStore("efficientnet_lite0", image_size=32, views=3)  # no part written yet: computes again
+    assert alone.computed == 0 and len(alone) == 0
+    one = alone.features(images[3:4])
+    np.testing.assert_allclose(one[0].astype(np.float32), together[3].astype(np.float32), atol=2e-2)
+    store.flush()
+    reopened = ViewStore("efficientnet_lite0", image_size=32, views=3)
+    assert len(reopened) == 6
+    np.testing.assert_array_equal(reopened.features(images), together)
+    assert reopened.computed == 0  # every image came from the part on disk
+    (next((tmp_path / "cache" / "views").glob("*/part-*.npz"))).write_bytes(b"damaged")
+    assert len(ViewStore("efficientnet_lite0", image_size=32, views=3)) == 0  # a damaged part is recomputed
+    other_seed = ViewStore("efficientnet_lite0", image_size=32, views=3, view_seed=1)
+    assert other_seed.key != store.key and not np.array_equal(other_seed.features(images[:1]), together[:1])
+
+
+def test_head_learns_keeps_top_views_and_resumes_bit_for_bit():
+    learner = HeadLearner(small())
+    images, target = photos(24, 1), photos(24, 2)
+    rewards = np.linspace(0, 1, 24, dtype=np.float32)
+    stats = learner.train(images, rewards, target, steps=30)
+    assert stats.steps == 30 and np.mean(stats.losses[-5:]) < np.mean(stats.losses[:5])
+    assert len(learner.replay) == 12 and np.allclose(learner.replay_rewards, rewards[12:])  # the top half
+    emb = learner.embed(images)
+    assert emb.shape == (24, 16) and np.allclose(np.linalg.norm(emb, axis=1), 1, atol=1e-5)
+    both = learner.reward_embed(images)
+    assert both.shape == (24, 1280 + 16) and np.allclose(np.linalg.norm(both, axis=1), 1, atol=1e-5)
+
+    state = copy.deepcopy(learner.state_dict())  # as a checkpoint holds it (the live one shares tensors)
+    again = learner_from_state_dict(state)
+    assert isinstance(again, HeadLearner)
+    a = learner.train(images[:8], None, target, steps=4).losses
+    b = again.train(images[:8], None, target, steps=4).losses
+    assert a == b and np.array_equal(learner.embed(target), again.embed(target))
+
+    fresh = HeadLearner(small())  # same seed, same data: the same run
+    assert fresh.train(images, rewards, target, steps=30).losses == stats.losses
+
+
+def test_moco_objective_and_reward_feature_kinds():
+    learner = HeadLearner(small(objective="moco", reward_features="hidden"))
+    images = photos(16, 3)
+    learner.train(images, None, images, steps=3)
+    assert learner.reward_embed(images).shape == (16, 32)
+    learner.config.reward_features = "trunk"
+    t = learner.reward_embed(images)
+    assert t.shape == (16, 1280) and np.allclose(np.linalg.norm(t, axis=1), 1, atol=1e-5)
+
+
+def test_bad_head_configs_fail_with_a_clear_message():
+    with pytest.raises(LearnerError, match="at least 2 views"):
+        HeadConfig(views=1)
+    with pytest.raises(LearnerError, match="reward_features"):
+        HeadConfig(reward_features="pixels")
+    with pytest.raises(LearnerError, match="objective"):
+        HeadConfig(objective="byol")
+    with pytest.raises(LearnerError, match="target_train is empty"):
+        HeadLearner(small()).train(photos(4), None, np.zeros((0, 32, 32, 3), np.uint8), steps=1)
+    with pytest.raises(LearnerError, match="one reward per candidate"):
+        HeadLearner(small()).train(photos(4), np.ones(3), photos(4), steps=1)
+    assert isinstance(make_learner({"image_size": 16, "width": 0.125}), Learner)
+
+
+def test_compare_with_the_head_preset_reports_the_interface_fields(tiny_world, tmp_path):
+    from experiments.compare_agents import main
+
+    out = tmp_path / "head"
+    main(["--world", str(tiny_world.path), "--target", "tiny-imagenet:dog.n.01", "--agents", "random,gp",
+          "--seeds", "2", "--budget", "4", "--queries-per-iteration", "2", "--results-per-query", "10",
+          "--steps-per-iteration", "2", "--preset", "head", "--vocabulary-under", "dog.n.01,cat.n.01",
+          "--out", str(out)])
+    s = json.loads((out / "summary.json").read_text())
+    assert s["learner"]["kind"] == "head" and s["learner"]["reward_features"] == "trunk+head"
+    for arm in ("random", "gp", "target_only"):
+        for key in ("knn_accuracy", "linear_probe"):
+            assert s[arm][key]["lo"] <= s[arm][key]["mean"] <= s[arm][key]["hi"]
+    for metric in ("knn_accuracy", "linear_probe"):
+        assert {"gp-random", "random-target_only", "gp-target_only"} <= set(s["paired"][metric])
+        assert s["paired"][metric]["gp-random"]["seeds"] == 2
+    assert s["episode_seconds"] > 0 and s["target_only"]["time_split"]["training"] > 0
