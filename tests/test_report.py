@@ -109,9 +109,40 @@ def test_demo_ends_with_the_table_and_prints_json_only_with_flag(compared, monke
     seen = []
     monkeypatch.setattr(cli, "compare_agents", lambda cfg: seen.append(cfg) or summary)
     assert cli.main(["demo", "--out", str(out / "run")]) == 0
-    lines = capsys.readouterr().out.strip().splitlines()
-    assert seen[0].mode == "full" and seen[0].agents == "gp,random" and seen[0].preset == "cpu" and seen[0].target_only
-    assert lines[-1].startswith(f"results in {out / 'run'}/") and not any(line.startswith("{") for line in lines)
-    assert len(lines) < 12
+    text = capsys.readouterr().out
+    cfg = seen[0]
+    assert cfg.mode == "full" and cfg.agents == "gp,random" and cfg.preset == "head" and cfg.target_only
+    assert cfg.seeds == 3
+    assert f"results in {out / 'run'}/" in text and "arm" in text and not any(
+        line.startswith("{") for line in text.splitlines())
     assert cli.main(["demo", "--out", str(out / "run"), "--json"]) == 0
     assert json.loads(capsys.readouterr().out.strip().splitlines()[-1])["agents"]["gp"]
+
+
+def full_summary(gp: float, random: float, target: float, half: float, seeds: int = 3) -> dict:
+    """A full-mode summary with kNN means and paired differences of half-width ``half``."""
+    iv = lambda m, h=0.0: {"mean": m, "lo": m - h, "hi": m + h}  # noqa: E731
+    agents = {"gp": {"knn_accuracy": iv(gp, 0.01), "relevant_images": iv(500.0), "precision": iv(0.4)},
+              "random": {"knn_accuracy": iv(random, 0.01), "relevant_images": iv(90.0), "precision": iv(0.05)},
+              "target_only": {"knn_accuracy": iv(target, 0.01)}}
+    pairs = {"gp-random": iv(gp - random, half), "random-target_only": iv(random - target, half),
+             "gp-target_only": iv(gp - target, half)}
+    return {"target": "t", "seeds": seeds, "agents": agents,
+            "paired": {"knn_accuracy": {k: {**v, "seeds": seeds} for k, v in pairs.items()}}}
+
+
+def test_ordering_sentence_says_which_order_held_and_how_sure(capsys):
+    from ie_env.run.compare import demo_table, ordering_sentence
+
+    sure = ordering_sentence(full_summary(0.40, 0.36, 0.33, 0.02))
+    assert "gp 0.4 > random 0.36 > target alone 0.33, the paper's ordering" in sure
+    assert "gp - random +0.040 [+0.020, +0.060]" in sure and "both paired intervals over 3 seeds exclude 0" in sure
+    noisy = ordering_sentence(full_summary(0.35, 0.36, 0.33, 0.05))
+    assert "random 0.36 > gp 0.35 > target alone 0.33, not the paper's ordering" in noisy
+    assert "no paired interval excludes 0" in noisy
+    one = ordering_sentence(full_summary(0.40, 0.36, 0.33, 0.0, seeds=1))
+    assert "one seed gives no interval" in one and "[" not in one
+    assert ordering_sentence(full_summary(0.4, 0.36, 0.33, 0.02), metric="linear_probe") == ""
+    demo_table(full_summary(0.40, 0.36, 0.33, 0.02))
+    table = capsys.readouterr().out
+    assert "target alone" in table and "0.4 [0.39, 0.41]" in table and "gp-random +0.040 [+0.020, +0.060]" in table

@@ -16,6 +16,7 @@ from ie_env.envs.presets import apply_preset
 from ie_env.envs.render import MAX_TILES, StepView, render_ansi, render_rgb
 from ie_env.learning.distributed import check_device
 from ie_env.learning.evaluation import reward_auc
+from ie_env.learning.learner import keep_top
 from ie_env.learning.scoring import make_scorer
 from ie_env.web.search import make_engine
 
@@ -135,7 +136,8 @@ class InternetExplorerEnv(gym.Env):
     ``query``, ``concept``, ``keys`` (result image keys), ``image_rewards`` (list), ``new_images``, ``new_reward``,
     ``new_image_rewards`` (list), ``iteration``, ``iteration_end``, ``knn_accuracy`` (full mode, at iteration ends)
     and, for measurement only, ``relevant`` (relevant results), ``new_relevant`` (relevant images never seen
-    before) and, at iteration ends, ``reward_auc`` (ROC AUC of the iteration's new images' rewards for telling the
+    before) and, at iteration ends, ``replay_added`` and ``replay_relevant`` (full mode: the iteration's new images
+    that joined the learner's replay buffer, and how many of them are relevant), ``reward_auc`` (ROC AUC of the iteration's new images' rewards for telling the
     relevant ones from the rest, scored before the learner trains on them; ``None`` when the iteration's new
     images are all relevant or all not, as on the live web). Per-result values are lists, not arrays, so that
     vector envs can batch answers of different lengths.
@@ -325,8 +327,14 @@ class InternetExplorerEnv(gym.Env):
         self.search_seconds += time.perf_counter() - start  # reading the candidates back counts as fetching
         # the reward's quality on the iteration's new images (a new image is relevant iff it joined `found`),
         # measured before the learner moves on
-        auc = reward_auc(self.candidate_rewards, [c in self.found for c in self.candidates])
-        stats = self.scorer.end_iteration(images, np.asarray(self.candidate_rewards, np.float32))
+        flags = np.asarray([c in self.found for c in self.candidates], bool)
+        auc = reward_auc(self.candidate_rewards, flags)
+        rewards = np.asarray(self.candidate_rewards, np.float32)
+        stats = self.scorer.end_iteration(images, rewards)
+        if self.scorer.trains:  # which of them joined the replay buffer (the learner's rule), and how many relevant
+            lc = self.scorer.learner.config
+            kept = keep_top(flags[:0], rewards[:0], flags, rewards, lc.replay_keep, lc.replay_capacity)[0]
+            stats.update(replay_added=len(kept), replay_relevant=int(kept.sum()))
         self.candidates, self.candidate_rewards = [], []
         self.iteration += 1
         self.knn_accuracy = stats.get("knn_accuracy", self.knn_accuracy)

@@ -24,7 +24,7 @@ from ie_env.envs.env import EnvConfig, InternetExplorerEnv
 from ie_env.envs.live_env import InternetExplorerLiveEnv
 from ie_env.envs.presets import PRESETS as PRESETS_ENV
 from ie_env.learning.distributed import DEVICES
-from ie_env.run.compare import CompareConfig, compare_agents, print_summary
+from ie_env.run.compare import CompareConfig, compare_agents, demo_table, ordering_sentence, print_summary
 from ie_env.run.options import add_config_arguments, parse_options
 from ie_env.run.runner import RESULT, run_episode
 from ie_env.web.download import format_status
@@ -108,13 +108,21 @@ def cmd_target(args) -> dict:
 
 def cmd_demo(args) -> dict | None:
     """The main job: the paper's GP agent versus random exploration versus the target alone, full mode with the
-    ``cpu`` preset (:mod:`ie_env.run.presets`), one seed; ends with the table, the paired differences, the time
-    split and the kNN curves, then where the files are (the summary goes to stdout only with ``--json``)."""
-    cfg = CompareConfig(mode="full", agents="gp,random", seeds=1, first_seed=args.seed,
-                        budget=CompareConfig.budget if args.budget is None else args.budget, world=args.world, target=args.target,
-                        out=args.out, target_only=True, preset=args.preset)
+    ``head`` preset (:mod:`ie_env.run.presets`), 3 seeds; ends with the comparison's report, then a short table,
+    the paired differences and one sentence per metric on which ordering held and how sure it is (the summary goes
+    to stdout only with ``--json``)."""
+    cfg = CompareConfig(mode="full", agents=args.agents, seeds=args.seeds, first_seed=args.seed,
+                        budget=CompareConfig.budget if args.budget is None else args.budget, world=args.world,
+                        target=args.target, out=args.out, target_only=True, preset=args.preset, resume=args.resume)
     summary = compare_agents(cfg)
     print_summary(summary, cfg.out)
+    demo_table(summary)
+    agent = cfg.agent_names[0]
+    for metric in ("knn_accuracy", "linear_probe"):
+        sentence = ordering_sentence(summary, metric, agent)
+        if sentence:
+            print(sentence)
+    print("(the trunk is ImageNet-pretrained with labels, among them the web's classes: see README, 'Two learners')")
     return summary if args.json else None
 
 
@@ -257,7 +265,11 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("--world", default="tinyweb", help="world name")
     sp.add_argument("--target", default="tiny-imagenet:carnivore.n.01",
                     help="target dataset (default: the 13 Tiny ImageNet val classes under carnivore.n.01)")
-    sp.add_argument("--preset", default="cpu", help="full-mode preset (see ie_env.run.presets)")
+    sp.add_argument("--preset", default="head", help="full-mode preset (see ie_env.run.presets)")
+    sp.add_argument("--agents", default="gp,random", help="comma-separated agents (the first is compared to random "
+                    "and the target alone; add oracle for the ceiling)")
+    sp.add_argument("--seeds", type=int, default=3, help="seeds (paired over arms)")
+    sp.add_argument("--resume", action="store_true", help="keep the episodes --out holds already and run the rest")
     sp.add_argument("--out", default="runs/demo", help="folder of the summary, runs and plots")
 
     def loop_args(sp, **defaults) -> None:

@@ -294,7 +294,7 @@ def compare_agents(cfg: CompareConfig) -> dict:
                 finish((name, seed), run_one(cfg, name, seed, env, None, bar))
     runs = {name: r for name, r in runs.items() if r}
     summary = summarise(cfg, env, runs) | {"failed": failed}
-    summary["plots"] = plot(runs, out, cfg.queries_per_iteration)
+    summary["plots"] = plot(runs, out, env.config.queries_per_iteration)
     atomic_write_json(out / "summary.json", summary)
     write_summary_csv(summary, out / "summary.csv")
     if cfg.tensorboard:
@@ -320,6 +320,10 @@ def summarise(cfg: CompareConfig, env, runs: dict) -> dict:
             entry["knn_accuracy"] = interval([r["final"]["knn_accuracy"] for r in seeds])
             if all("linear_probe" in r["final"] for r in seeds):
                 entry["linear_probe"] = interval([r["final"]["linear_probe"] for r in seeds])
+        shares = [sum(r["iterations"]["replay_relevant"]) / max(1, sum(r["iterations"]["replay_added"]))
+                  for r in seeds if "replay_added" in r.get("iterations", {})]
+        if shares:  # the relevant share of the web images the learner replays (the top half by reward)
+            entry["replay_relevant_share"] = interval(shares)
         aucs = [a for a in map(auc_mean, seeds) if a is not None]
         if aucs:
             entry["reward_auc"] = interval(aucs)
@@ -423,6 +427,11 @@ def print_full_mode(summary: dict) -> None:
               + (f"  linear {lin['mean']:.4f} [{lin['lo']:.4f}, {lin['hi']:.4f}]" if lin else "")
               + (f"  {e['episode_seconds']:.0f} s" if "episode_seconds" in e else "")
               + (f"  ({shares})" if split else ""))
+    mix = {n: (e["precision"]["mean"], e["replay_relevant_share"]["mean"]) for n, e in agents.items()
+           if "replay_relevant_share" in e}
+    if mix:
+        print("relevant share of the web images trained on, new candidates / replay buffer: "
+              + ", ".join(f"{n} {a:.1%} / {b:.1%}" for n, (a, b) in mix.items()))
     for metric, pairs in summary.get("paired", {}).items():
         print(f"paired differences over the same seeds, {metric}: "
               + "; ".join(f"{k} {fmt(d)} (n={d['seeds']})" for k, d in pairs.items()))
@@ -432,3 +441,59 @@ def print_full_mode(summary: dict) -> None:
         print(f"  reward AUC curve {name:<12} " + " ".join("-" if v is None else f"{v:.3f}" for v in curve))
     if "episode_seconds" in summary:
         print(f"mean episode wall time: {summary['episode_seconds']:.0f} s")
+
+
+ARM_NAMES = {"target_only": "target alone"}
+
+
+def demo_table(summary: dict) -> None:
+    """The main job's short table: per arm, relevant images found, their share, kNN accuracy and linear probe
+    (3 significant digits; with several seeds the 95% interval), then the paired differences."""
+    several = summary["seeds"] > 1
+    cell = lambda d: fmt(d["mean"]) + (f" [{fmt(d['lo'])}, {fmt(d['hi'])}]" if several else "")  # noqa: E731
+    cols = [("relevant_images", "relevant images"), ("precision", "relevant share"),
+            ("replay_relevant_share", "replay relevant share"), ("knn_accuracy", "kNN accuracy"),
+            ("linear_probe", "linear probe")]
+    width = 22 if several else 12
+    print(f"\n{summary['target']}, {summary['seeds']} seed{'s' * several}"
+          + (" (mean [95% interval over seeds])" if several else ""))
+    print(f"{'arm':<14}" + "".join(f"{title:>{max(width, len(title) + 2)}}" for _, title in cols))
+    for name, e in summary["agents"].items():
+        print(f"{ARM_NAMES.get(name, name):<14}" + "".join(
+            f"{cell(e[k]) if k in e else '-':>{max(width, len(title) + 2)}}" for k, title in cols))
+    for metric, pairs in summary.get("paired", {}).items():
+        print(f"paired differences, {metric.replace('_', ' ')}: " + "; ".join(
+            f"{k.replace('target_only', 'target alone')} {d['mean']:+.3f}"
+            + (f" [{d['lo']:+.3f}, {d['hi']:+.3f}]" if d["seeds"] > 1 else "") for k, d in pairs.items()))
+
+
+def ordering_sentence(summary: dict, metric: str = "knn_accuracy", agent: str = "gp") -> str:
+    """One plain sentence: which ordering of ``agent``, random and the target alone the means show on ``metric``,
+    and whether the paired intervals resolve it."""
+    arms = [a for a in (agent, "random", "target_only") if metric in summary["agents"].get(a, {})]
+    if len(arms) < 2:
+        return ""
+    means = {a: summary["agents"][a][metric]["mean"] for a in arms}
+    order = sorted(arms, key=lambda a: -means[a])
+    shown = " > ".join(f"{ARM_NAMES.get(a, a)} {fmt(means[a])}" for a in order)
+    paper = [a for a in (agent, "random", "target_only") if a in arms]
+    held = "the paper's ordering" if order == paper else "not the paper's ordering"
+    pairs = summary.get("paired", {}).get(metric, {})
+    parts, resolved = [], []
+    for a, b in zip(paper, paper[1:]):
+        d = pairs.get(f"{a}-{b}")
+        if d is None:
+            continue
+        parts.append(f"{ARM_NAMES.get(a, a)} - {ARM_NAMES.get(b, b)} {d['mean']:+.3f}"
+                     + (f" [{d['lo']:+.3f}, {d['hi']:+.3f}]" if d["seeds"] > 1 else ""))
+        resolved.append(d["seeds"] > 1 and (d["lo"] > 0 or d["hi"] < 0))
+    n = summary["seeds"]
+    if n < 2:
+        sure = "one seed gives no interval, and two runs of the same data differ by ~0.03 kNN: run more seeds"
+    elif all(resolved):
+        sure = f"both paired intervals over {n} seeds exclude 0"
+    elif any(resolved):
+        sure = f"over {n} seeds only one of the paired intervals excludes 0"
+    else:
+        sure = f"over {n} seeds no paired interval excludes 0, so the order is within the noise"
+    return f"{metric.replace('_', ' ')}: {shown}, {held}; {'; '.join(parts)}: {sure}."

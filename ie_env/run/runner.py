@@ -152,6 +152,9 @@ def run_episode(env, agent, seed: int, bar=None, progress: bool = False, run_dir
             it["reward"].append(float(np.mean(log["it_rewards"])))
             it["knn_accuracy"].append(float(info.get("knn_accuracy", 0.0)))
             it.setdefault("reward_auc", []).append(info.get("reward_auc"))  # None: undefined (older logs: absent)
+            if "replay_added" in info:  # full mode: what joined the replay buffer
+                it.setdefault("replay_added", []).append(info["replay_added"])
+                it.setdefault("replay_relevant", []).append(info["replay_relevant"])
             log.update(it_new=0, it_rel=0, it_rewards=[])
             if write:
                 now = time.perf_counter()
