@@ -454,13 +454,14 @@ def demo_table(summary: dict) -> None:
     cols = [("relevant_images", "relevant images"), ("precision", "relevant share"),
             ("replay_relevant_share", "replay relevant share"), ("knn_accuracy", "kNN accuracy"),
             ("linear_probe", "linear probe")]
-    width = 22 if several else 12
     print(f"\n{summary['target']}, {summary['seeds']} seed{'s' * several}"
           + (" (mean [95% interval over seeds])" if several else ""))
-    print(f"{'arm':<14}" + "".join(f"{title:>{max(width, len(title) + 2)}}" for _, title in cols))
-    for name, e in summary["agents"].items():
-        print(f"{ARM_NAMES.get(name, name):<14}" + "".join(
-            f"{cell(e[k]) if k in e else '-':>{max(width, len(title) + 2)}}" for k, title in cols))
+    rows = [[ARM_NAMES.get(n, n)] + [cell(e[k]) if k in e else "-" for k, _ in cols]
+            for n, e in summary["agents"].items()]
+    header = ["arm"] + [title for _, title in cols]
+    widths = [max(len(r[i]) for r in [header, *rows]) for i in range(len(header))]
+    for r in [header, *rows]:
+        print(f"{r[0]:<{widths[0]}}" + "".join(f"  {v:>{w}}" for v, w in zip(r[1:], widths[1:])))
     for metric, pairs in summary.get("paired", {}).items():
         print(f"paired differences, {metric.replace('_', ' ')}: " + "; ".join(
             f"{k.replace('target_only', 'target alone')} {d['mean']:+.3f}"
