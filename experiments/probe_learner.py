@@ -160,7 +160,8 @@ def run_arm(regime: dict, arm: str, target, pool: np.ndarray | None, held_out: d
     probe, C = linear_probe(learner.embed(target.probe_train), target.probe_train_labels,
                             learner.embed(target.test), target.test_labels, seed=seed)
     return {"knn": curve[-1][1], "reward_auc": curve[-1][2], "linear": probe, "C": C,
-            "curve": curve, "reward_auc_by_features": by_features[-1], "reward_auc_at_start": by_features[0], "train_seconds": round(train_s, 1),
+            "curve": curve, "reward_auc_by_features": by_features[-1], "reward_auc_at_start": by_features[0],
+            "train_seconds": round(train_s, 1),
             "seconds": round(time.perf_counter() - start, 1), "steps": steps}
 
 

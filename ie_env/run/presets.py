@@ -48,6 +48,21 @@ standard error of ~0.025):
   ~70 s an episode, 82-96% of it SSL training. The oracle downloads 666 relevant images (precision 0.95), 7x
   random's 95, and ends with kNN 0.202 against random's 0.222 and target alone's 0.228: the learner does not turn
   relevant images into a better representation at this budget, so no agent can show the paper's ordering with it.
+
+``head`` — the regime in which the data is meant to matter (:mod:`ie_env.learning.head`; the main job runs it):
+
+- learner: EfficientNet-Lite0 with its ImageNet weights, whole and frozen, sees every image at 64 px in 4
+  pixel-space views, embedded once and cached on disk (:mod:`ie_env.learning.views`); an MLP head (1280-512-256)
+  trained on pairs of those views with NT-Xent (temperature 0.2), batch 256, AdamW lr 1e-3. The trunk's ImageNet
+  training used labels, among them the web's classes (the paper's trunk is self-supervised): say so wherever
+  results are shown. kNN accuracy and the linear probe are measured on the head's output.
+- reward: on the trunk's and the head's outputs side by side (``reward_features="trunk+head"``): the learner-alone
+  probe measures its AUC on a held-out web sample for every choice (``head``, ``hidden``, ``trunk+head``,
+  ``trunk``); a head trained on relevant images alone loses its AUC, the pair keeps most of the trunk's.
+- schedule: the paper's, as in ``cpu``: 10 passes over each iteration's nominal candidates (16 queries x 20
+  results) at PCR 2 (38 steps of batch 256), the top 50% of candidates joining the replay buffer, 12 iterations
+  (192 queries); every arm, target alone included, takes the same 456 steps.
+- figures: README, "Full mode where the data is meant to matter: the head preset".
 """
 from __future__ import annotations
 
