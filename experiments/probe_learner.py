@@ -129,13 +129,9 @@ def evaluate(learner, target, held_out: dict[str, np.ndarray]) -> tuple[float, f
         return reward_auc(reward.image_rewards(embed(held_out["random"])), held_out["random_relevant"])
 
     if not isinstance(learner, HeadLearner):
-        return float(knn), auc(learner.embed), {}
-    by, chosen = {}, learner.config.reward_features
-    for kind in REWARD_FEATURES:
-        learner.config.reward_features = kind
-        by[kind] = auc(learner.reward_embed)
-    learner.config.reward_features = chosen
-    return float(knn), by[chosen], by
+        return float(knn), auc(learner.reward_embed), {}
+    by = {kind: auc(lambda x, kind=kind: learner.reward_embed(x, kind)) for kind in REWARD_FEATURES}
+    return float(knn), by[learner.config.reward_features], by
 
 
 def run_arm(regime: dict, arm: str, target, pool: np.ndarray | None, held_out: dict[str, np.ndarray], steps: int,

@@ -67,6 +67,21 @@ def test_views_depend_on_the_image_only_and_persist_on_disk(tmp_path):
     assert other_seed.key != store.key and not np.array_equal(other_seed.features(images[:1]), together[:1])
 
 
+def test_many_parts_are_merged_into_one_when_a_store_opens(tmp_path, monkeypatch):
+    monkeypatch.setattr(views_module, "MERGE_PARTS", 2)
+    images = photos(3)
+    store = ViewStore("efficientnet_lite0", image_size=32, views=0)
+    for i in range(3):  # three parts of one image each
+        store.features(images[i:i + 1])
+        store.flush()
+    folder = store.folder
+    assert len(list(folder.glob("part-*.npz"))) == 3
+    merged = ViewStore("efficientnet_lite0", image_size=32, views=0)
+    assert len(list(folder.glob("part-*.npz"))) == 1 and len(merged) == 3
+    np.testing.assert_array_equal(ViewStore("efficientnet_lite0", image_size=32, views=0).features(images),
+                                  store.features(images))
+
+
 def test_head_learns_keeps_top_views_and_resumes_bit_for_bit():
     learner = HeadLearner(small())
     images, target = photos(24, 1), photos(24, 2)
@@ -95,8 +110,7 @@ def test_moco_objective_and_reward_feature_kinds():
     images = photos(16, 3)
     learner.train(images, None, images, steps=3)
     assert learner.reward_embed(images).shape == (16, 32)
-    learner.config.reward_features = "trunk"
-    t = learner.reward_embed(images)
+    t = learner.reward_embed(images, "trunk")
     assert t.shape == (16, 1280) and np.allclose(np.linalg.norm(t, axis=1), 1, atol=1e-5)
 
 

@@ -70,6 +70,18 @@ def resize_batch(images: torch.Tensor, size: int) -> torch.Tensor:
     return out.clamp_(0, 1).contiguous(memory_format=torch.channels_last)
 
 
+def resize_uint8(images: np.ndarray, size: int, chunk: int = 2048) -> np.ndarray:
+    """uint8 ``(N, H, W, 3)`` images brought to ``size`` x ``size`` (antialiased bilinear, in chunks of ``chunk``
+    images); returned as they are (contiguous) when already that size."""
+    if len(images) == 0 or images.shape[1:3] == (size, size):
+        return np.ascontiguousarray(images)
+    out = np.empty((len(images), size, size, 3), np.uint8)
+    for i in range(0, len(images), chunk):
+        x = resize_batch(to_float_nchw(images[i:i + chunk]), size)
+        out[i:i + chunk] = x.mul(255).round_().clamp_(0, 255).to(torch.uint8).permute(0, 2, 3, 1).numpy()
+    return out
+
+
 def _uniform(n: int, lo: float, hi: float, gen: torch.Generator) -> torch.Tensor:
     return torch.rand(n, generator=gen) * (hi - lo) + lo
 

@@ -33,18 +33,15 @@ rank holds the same weights; only rank 0 writes the view cache.
 from __future__ import annotations
 
 import copy
-import io
 import math
 import time
-from dataclasses import asdict, dataclass, field, fields
-from pathlib import Path
+from dataclasses import dataclass, field
 
 import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ie_env.atomic import atomic_write_bytes
 from ie_env.failpoints import failpoint
 from ie_env.learning import distributed
 from ie_env.learning.augment import AugmentConfig
@@ -52,9 +49,12 @@ from ie_env.learning.learner import (
     Learner,
     LearnerConfig,
     LearnerError,
+    Resumable,
     TrainingDiverged,
     TrainStats,
     _check_images,
+    check_rewards,
+    ema_update,
     keep_top,
     mixed_batches,
 )
@@ -156,7 +156,7 @@ class Head(nn.Module):
         return self.out(self.hidden(x))
 
 
-class HeadLearner:
+class HeadLearner(Resumable):
     """A head trained self-supervised on cached trunk views of candidate + replay + target images.
 
     The same interface as :class:`ie_env.learning.learner.Learner` (``train``, ``embed``, checkpoints), plus
@@ -165,6 +165,9 @@ class HeadLearner:
     Args:
         config: the learner's configuration.
     """
+
+    config_class = HeadConfig
+    architecture_keys = ("trunk", "image_size", "views", "view_seed", "objective", "hidden", "dim", "proj_dim")
 
     def __init__(self, config: HeadConfig | None = None):
         self.config = cfg = config or HeadConfig()
@@ -244,16 +247,6 @@ class HeadLearner:
             k1, k2 = mom.projector(mom(torch.cat([x1, x2]))).chunk(2)
         return self._infonce(p1, k2) + self._infonce(p2, k1)
 
-    @torch.no_grad()
-    def _update_momentum(self) -> None:
-        m = self.config.momentum
-        online = dict(self.model.named_parameters())
-        for name, p in self.momentum_model.named_parameters():
-            p.mul_(m).add_(online[name].detach(), alpha=1 - m)
-        online_buffers = dict(self.model.named_buffers())
-        for name, b in self.momentum_model.named_buffers():
-            b.copy_(online_buffers[name])
-
     def train(self, candidates: np.ndarray | None, candidate_rewards: np.ndarray | None,
               target_train: np.ndarray, steps: int | None = None) -> TrainStats:
         """Train ``steps`` (default ``config.steps_per_iteration``) steps on candidates + replay + target.
@@ -271,13 +264,7 @@ class HeadLearner:
         start = time.perf_counter()
         candidates = _check_images("candidates", candidates)
         target_train = _check_images("target_train", target_train)
-        if candidate_rewards is not None:
-            candidate_rewards = np.asarray(candidate_rewards, np.float32).reshape(-1)
-            if len(candidate_rewards) != len(candidates):
-                raise LearnerError(f"candidate_rewards has {len(candidate_rewards)} values for {len(candidates)} "
-                                   "candidates: give one reward per candidate image")
-            if not np.isfinite(candidate_rewards).all():
-                raise LearnerError("candidate_rewards holds NaN or infinite values")
+        candidate_rewards = check_rewards(candidate_rewards, len(candidates))
         steps = cfg.steps_per_iteration if steps is None else int(steps)
         if len(target_train) == 0 and steps > 0:
             raise LearnerError("target_train is empty: the head trains on the target's unlabelled images mixed "
@@ -285,6 +272,7 @@ class HeadLearner:
         cand = (self.store.features(candidates) if len(candidates)
                 else np.zeros((0, cfg.views, self.store.dim), np.float16))
         self.store.flush()
+        self.plain.flush()  # the plain views embedded since the last call (rewards, evaluation)
         pool = [a for a in (self.replay, self._target_views(target_train) if steps > 0 else ()) if len(a)]
         losses: list[float] = []
         images = cand_images = 0
@@ -304,7 +292,7 @@ class HeadLearner:
             loss.backward()
             self.optimizer.step()
             if self.momentum_model is not None:
-                self._update_momentum()
+                ema_update(self.momentum_model, self.model, cfg.momentum)
             losses.append(value)
             self.step += 1
             failpoint("train")
@@ -322,9 +310,7 @@ class HeadLearner:
         images = _check_images("images", images)
         if len(images) == 0:
             return np.zeros((0, self.store.dim), np.float32)
-        out = self.plain.features(images)[:, 0].astype(np.float32)
-        self.plain.flush()
-        return out
+        return self.plain.features(images)[:, 0].astype(np.float32)
 
     @torch.inference_mode()
     def _head(self, trunk: np.ndarray, layer: str = "out") -> np.ndarray:
@@ -343,10 +329,11 @@ class HeadLearner:
         L2-normalised (BatchNorm in eval mode, so an image's embedding does not depend on its batch)."""
         return self._head(self.trunk_features(images))
 
-    def reward_embed(self, images: np.ndarray) -> np.ndarray:
-        """The features the relevance reward compares (``config.reward_features``), L2-normalised rows."""
+    def reward_embed(self, images: np.ndarray, features: str | None = None) -> np.ndarray:
+        """The features the relevance reward compares (``features``, default ``config.reward_features``),
+        L2-normalised rows."""
         trunk = self.trunk_features(images)
-        kind = self.config.reward_features
+        kind = features or self.config.reward_features
         if kind == "trunk":
             return F.normalize(torch.from_numpy(trunk), dim=1).numpy()
         if kind == "hidden":
@@ -356,51 +343,6 @@ class HeadLearner:
             return head
         both = np.concatenate([F.normalize(torch.from_numpy(trunk), dim=1).numpy(), head], axis=1)
         return both / np.sqrt(2, dtype=np.float32)
-
-    # ------------------------------------------------------------ checkpoints
-
-    def state_dict(self) -> dict:
-        """Everything needed to resume bit-for-bit; tensors and plain containers only."""
-        return {
-            "config": asdict(self.config),
-            "model": self.model.state_dict(),
-            "momentum_model": self.momentum_model.state_dict() if self.momentum_model is not None else {},
-            "optimizer": self.optimizer.state_dict(),
-            "generator": self.generator.get_state(),
-            "replay": torch.from_numpy(self.replay.copy()),
-            "replay_rewards": torch.from_numpy(self.replay_rewards.copy()),
-            "step": self.step,
-        }
-
-    def load_state_dict(self, state: dict) -> None:
-        """Restore a :meth:`state_dict` taken from a head learner of the same shape."""
-        saved = state.get("config", {})
-        for key in ("trunk", "image_size", "views", "view_seed", "objective", "hidden", "dim", "proj_dim"):
-            if key in saved and saved[key] != getattr(self.config, key):
-                raise LearnerError(f"checkpoint has {key}={saved[key]!r} but this learner has "
-                                   f"{getattr(self.config, key)!r}: build it with HeadLearner.from_state_dict")
-        self.model.load_state_dict(state["model"])
-        if self.momentum_model is not None:
-            self.momentum_model.load_state_dict(state["momentum_model"])
-        self.optimizer.load_state_dict(state["optimizer"])
-        self.generator.set_state(state["generator"])
-        self.replay = state["replay"].numpy().copy()
-        self.replay_rewards = state["replay_rewards"].numpy().copy()
-        self.step = int(state["step"])
-
-    @classmethod
-    def from_state_dict(cls, state: dict) -> HeadLearner:
-        """A head learner built from the configuration stored in ``state``, with its weights and buffers."""
-        known = {f.name for f in fields(HeadConfig)}
-        learner = cls(HeadConfig(**{k: v for k, v in state["config"].items() if k in known}))
-        learner.load_state_dict(state)
-        return learner
-
-    def save(self, path: str | Path) -> None:
-        """Write a checkpoint atomically (``torch.save`` of :meth:`state_dict`)."""
-        buf = io.BytesIO()
-        torch.save(self.state_dict(), buf)
-        atomic_write_bytes(path, buf.getvalue())
 
 
 def make_learner(settings: dict) -> HeadLearner | Learner:

@@ -26,6 +26,7 @@ the same global batch (:mod:`ie_env.learning.distributed`); ``device="cuda"`` tr
 from __future__ import annotations
 
 import copy
+import io
 import math
 import time
 from dataclasses import asdict, dataclass, field, fields
@@ -43,6 +44,7 @@ from ie_env.learning.augment import (
     AugmentConfig,
     TwoViewAugment,
     resize_batch,
+    resize_uint8,
     to_float_nchw,
 )
 from ie_env.learning.backbones import make_backbone
@@ -269,6 +271,31 @@ def mixed_batches(candidates: np.ndarray, pool: list[np.ndarray], steps: int, ba
         yield np.concatenate(parts), n_cand
 
 
+def check_rewards(rewards, n: int) -> np.ndarray | None:
+    """Candidate rewards as float32 ``(n,)`` (``None`` stays ``None``): one finite value per candidate."""
+    if rewards is None:
+        return None
+    rewards = np.asarray(rewards, np.float32).reshape(-1)
+    if len(rewards) != n:
+        raise LearnerError(f"candidate_rewards has {len(rewards)} values for {n} candidates: give one reward per "
+                           "candidate image")
+    if not np.isfinite(rewards).all():
+        raise LearnerError("candidate_rewards holds NaN or infinite values: compute rewards on finite embeddings")
+    return rewards
+
+
+@torch.no_grad()
+def ema_update(momentum_model: nn.Module, model: nn.Module, m: float) -> None:
+    """Momentum encoder update: its parameters move to ``m`` x themselves + (1 - m) x the model's; its buffers
+    (BatchNorm statistics) are copied. Parameters and buffers are matched by name."""
+    online = dict(model.named_parameters())
+    for name, p in momentum_model.named_parameters():
+        p.mul_(m).add_(online[name].detach(), alpha=1 - m)
+    online_buffers = dict(model.named_buffers())
+    for name, b in momentum_model.named_buffers():
+        b.copy_(online_buffers[name])
+
+
 def keep_top(buffer: np.ndarray, buffer_rewards: np.ndarray, candidates: np.ndarray, rewards: np.ndarray | None,
              share: float, capacity: int) -> tuple[np.ndarray, np.ndarray, int]:
     """The replay buffer after the top ``share`` of ``candidates`` by reward join it (oldest dropped beyond
@@ -283,12 +310,79 @@ def keep_top(buffer: np.ndarray, buffer_rewards: np.ndarray, candidates: np.ndar
             np.concatenate([buffer_rewards, rewards[top]])[-capacity:], keep)
 
 
-class Learner:
+class Resumable:
+    """Checkpoints shared by the learners (:class:`Learner`, :class:`ie_env.learning.head.HeadLearner`), which
+    hold the same parts: ``config``, ``model``, ``momentum_model`` (or ``None``), ``optimizer``, ``generator``,
+    ``replay``, ``replay_rewards`` and ``step``."""
+
+    config_class: type
+    """The learner's configuration dataclass."""
+    architecture_keys: tuple[str, ...] = ()
+    """Configuration fields that fix the weights' shapes: a checkpoint must agree on them."""
+
+    def state_dict(self) -> dict:
+        """Everything needed to resume bit-for-bit; only tensors and plain containers (torch.load(weights_only=True))."""
+        return {
+            "config": asdict(self.config),
+            "model": self.model.state_dict(),
+            "momentum_model": self.momentum_model.state_dict() if self.momentum_model is not None else {},
+            "optimizer": self.optimizer.state_dict(),
+            "generator": self.generator.get_state(),
+            "replay": torch.from_numpy(self.replay.copy()),
+            "replay_rewards": torch.from_numpy(self.replay_rewards.copy()),
+            "step": self.step,
+        }
+
+    def load_state_dict(self, state: dict) -> None:
+        """Restore a :meth:`state_dict` taken from a learner with the same architecture."""
+        saved = state.get("config", {})
+        for key in self.architecture_keys:
+            if key in saved and saved[key] != getattr(self.config, key):
+                raise LearnerError(f"checkpoint has {key}={saved[key]!r} but this learner has "
+                                   f"{getattr(self.config, key)!r}: build the learner with "
+                                   f"{type(self).__name__}.from_state_dict")
+        self.model.load_state_dict(state["model"])
+        if self.momentum_model is not None:
+            self.momentum_model.load_state_dict(state["momentum_model"])
+        self.optimizer.load_state_dict(state["optimizer"])
+        self.generator.set_state(state["generator"])
+        self.replay = state["replay"].numpy().copy()
+        self.replay_rewards = state["replay_rewards"].numpy().copy()
+        self.step = int(state["step"])
+
+    @classmethod
+    def from_state_dict(cls, state: dict):
+        """A learner built from the configuration stored in ``state``, with its weights and buffers."""
+        known = {f.name for f in fields(cls.config_class)}
+        learner = cls(cls.config_class(**{k: v for k, v in state["config"].items() if k in known}))
+        learner.load_state_dict(state)
+        return learner
+
+    def save(self, path: str | Path) -> None:
+        """Write a checkpoint atomically (``torch.save`` of :meth:`state_dict`)."""
+        buf = io.BytesIO()
+        torch.save(self.state_dict(), buf)
+        atomic_write_bytes(path, buf.getvalue())
+
+    @classmethod
+    def load(cls, path: str | Path):
+        """Rebuild a learner from a checkpoint written by :meth:`save`."""
+        path = Path(path)
+        if not path.exists():
+            raise FileNotFoundError(f"no learner checkpoint at {path}")
+        return cls.from_state_dict(torch.load(path, map_location="cpu", weights_only=True))
+
+
+class Learner(Resumable):
     """A self-supervised learner that trains on candidate + replay + target images and embeds images.
 
     Args:
         config: the learner's configuration.
     """
+
+    config_class = LearnerConfig
+    architecture_keys = ("objective", "backbone", "width", "stem_stride", "min_input", "proj_hidden", "proj_dim",
+                         "keep_stages", "upper_width")
 
     def __init__(self, config: LearnerConfig | None = None):
         self.config = cfg = config or LearnerConfig()
@@ -337,15 +431,7 @@ class Learner:
 
     def _prepare(self, name: str, images, allow_empty: bool = True) -> np.ndarray:
         """Validate and bring images to ``image_size`` (uint8 NHWC)."""
-        images = _check_images(name, images, allow_empty)
-        size = self.config.image_size
-        if len(images) == 0 or images.shape[1:3] == (size, size):
-            return np.ascontiguousarray(images)
-        out = np.empty((len(images), size, size, 3), np.uint8)
-        for i in range(0, len(images), 2048):
-            x = resize_batch(to_float_nchw(images[i:i + 2048]), size)
-            out[i:i + 2048] = x.mul(255).round_().clamp_(0, 255).to(torch.uint8).permute(0, 2, 3, 1).numpy()
-        return out
+        return resize_uint8(_check_images(name, images, allow_empty), self.config.image_size)
 
     def _loss(self, v1: torch.Tensor, v2: torch.Tensor) -> torch.Tensor:
         cfg = self.config
@@ -366,16 +452,6 @@ class Learner:
         labels = torch.arange(len(q), device=q.device) + distributed.rank() * len(q)
         return F.cross_entropy(logits, labels) * (2 * tau)
 
-    @torch.no_grad()
-    def _update_momentum(self) -> None:
-        m = self.config.momentum
-        online = dict(self.model.named_parameters())
-        for name, p in self.momentum_model.named_parameters():
-            p.mul_(m).add_(online[name].detach(), alpha=1 - m)
-        online_buffers = dict(self.model.named_buffers())
-        for name, b in self.momentum_model.named_buffers():
-            b.copy_(online_buffers[name])
-
     def train(self, candidates: np.ndarray | None, candidate_rewards: np.ndarray | None,
               target_train: np.ndarray, steps: int | None = None) -> TrainStats:
         """Train ``steps`` (default ``config.steps_per_iteration``) steps on candidates + replay + target.
@@ -393,13 +469,7 @@ class Learner:
         start = time.perf_counter()
         candidates = self._prepare("candidates", candidates)
         target = self._prepare("target_train", target_train)
-        if candidate_rewards is not None:
-            candidate_rewards = np.asarray(candidate_rewards, np.float32).reshape(-1)
-            if len(candidate_rewards) != len(candidates):
-                raise LearnerError(f"candidate_rewards has {len(candidate_rewards)} values for {len(candidates)} "
-                                   "candidates: give one reward per candidate image")
-            if not np.isfinite(candidate_rewards).all():
-                raise LearnerError("candidate_rewards holds NaN or infinite values: compute rewards on finite embeddings")
+        candidate_rewards = check_rewards(candidate_rewards, len(candidates))
         steps = cfg.steps_per_iteration if steps is None else int(steps)
         if len(target) == 0 and steps > 0:
             raise LearnerError("target_train is empty: the learner trains on the target's unlabelled images "
@@ -421,7 +491,7 @@ class Learner:
             loss.backward()
             self.optimizer.step()
             if self.momentum_model is not None:
-                self._update_momentum()
+                ema_update(self.momentum_model, self.model, cfg.momentum)
             losses.append(value)
             self.step += 1
             failpoint("train")
@@ -438,6 +508,10 @@ class Learner:
         return added
 
     # -------------------------------------------------------------- embedding
+
+    def reward_embed(self, images: np.ndarray) -> np.ndarray:
+        """The features the relevance reward compares: this learner's :meth:`embed`."""
+        return self.embed(images)
 
     @torch.inference_mode()
     def embed(self, images: np.ndarray, batch_size: int | None = None) -> np.ndarray:
@@ -457,60 +531,3 @@ class Learner:
         finally:
             self.model.train(was_training)
         return out
-
-    # ------------------------------------------------------------ checkpoints
-
-    def state_dict(self) -> dict:
-        """Everything needed to resume bit-for-bit; only tensors and plain containers (torch.load(weights_only=True))."""
-        cfg = asdict(self.config)
-        return {
-            "config": cfg,
-            "model": self.model.state_dict(),
-            "momentum_model": self.momentum_model.state_dict() if self.momentum_model is not None else {},
-            "optimizer": self.optimizer.state_dict(),
-            "generator": self.generator.get_state(),
-            "replay": torch.from_numpy(self.replay.copy()),
-            "replay_rewards": torch.from_numpy(self.replay_rewards.copy()),
-            "step": self.step,
-        }
-
-    def load_state_dict(self, state: dict) -> None:
-        """Restore a :meth:`state_dict` taken from a learner with the same architecture."""
-        saved = state.get("config", {})
-        for key in ("objective", "backbone", "width", "stem_stride", "min_input", "proj_hidden", "proj_dim",
-                    "keep_stages", "upper_width"):
-            if key in saved and saved[key] != getattr(self.config, key):
-                raise LearnerError(f"checkpoint has {key}={saved[key]!r} but this learner has "
-                                   f"{getattr(self.config, key)!r}: build the learner with Learner.from_state_dict")
-        self.model.load_state_dict(state["model"])
-        if self.momentum_model is not None:
-            self.momentum_model.load_state_dict(state["momentum_model"])
-        self.optimizer.load_state_dict(state["optimizer"])
-        self.generator.set_state(state["generator"])
-        self.replay = state["replay"].numpy().copy()
-        self.replay_rewards = state["replay_rewards"].numpy().copy()
-        self.step = int(state["step"])
-
-    @classmethod
-    def from_state_dict(cls, state: dict) -> Learner:
-        """A learner built from the configuration stored in ``state``, with its weights and buffers."""
-        known = {f.name for f in fields(LearnerConfig)}
-        learner = cls(LearnerConfig(**{k: v for k, v in state["config"].items() if k in known}))
-        learner.load_state_dict(state)
-        return learner
-
-    def save(self, path: str | Path) -> None:
-        """Write a checkpoint atomically (``torch.save`` of :meth:`state_dict`)."""
-        import io
-
-        buf = io.BytesIO()
-        torch.save(self.state_dict(), buf)
-        atomic_write_bytes(path, buf.getvalue())
-
-    @classmethod
-    def load(cls, path: str | Path) -> Learner:
-        """Rebuild a learner from a checkpoint written by :meth:`save`."""
-        path = Path(path)
-        if not path.exists():
-            raise FileNotFoundError(f"no learner checkpoint at {path}")
-        return cls.from_state_dict(torch.load(path, map_location="cpu", weights_only=True))

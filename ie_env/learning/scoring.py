@@ -103,8 +103,8 @@ class LearnerScorer:
         self.seconds["scoring"] += time.perf_counter() - start
 
     def _reward_features(self, images: np.ndarray) -> np.ndarray:
-        """The learner's features the reward compares (the head learner's ``reward_embed``, else ``embed``)."""
-        return getattr(self.learner, "reward_embed", self.learner.embed)(images)
+        """The learner's features the reward compares."""
+        return self.learner.reward_embed(images)
 
     def image_rewards(self, idx: np.ndarray) -> np.ndarray:
         return self.rewards_of(self.world.load_images(idx, self.cfg.image_size))

@@ -14,7 +14,8 @@ trunk pass.
 - **On disk** under ``<cache>/views/<trunk key>-<size>px-v<views>-s<seed>-<augment digest>/`` as ``part-*.npz``
   files (``keys``: ``S20`` digests, ``feats``: float16 ``(N, max(1, views), D)``), each written atomically by the
   process that computed it, so several processes (Ray workers, parallel comparisons) share one store safely;
-  a process reads every part when it opens the store and adds its own as it goes (:meth:`ViewStore.flush`).
+  a process reads every part when it opens the store (merging them into one when there are many) and adds its
+  own as it goes (:meth:`ViewStore.flush`).
   Under torchrun only rank 0 writes.
 """
 from __future__ import annotations
@@ -31,9 +32,12 @@ from tqdm.auto import tqdm
 
 from ie_env.atomic import atomic_write_bytes
 from ie_env.learning import distributed
-from ie_env.learning.augment import AugmentConfig, TwoViewAugment, resize_batch, to_float_nchw
+from ie_env.learning.augment import AugmentConfig, TwoViewAugment, resize_uint8, to_float_nchw
 from ie_env.learning.frozen import get_encoder
 from ie_env.paths import cache_dir
+
+MERGE_PARTS = 64
+"""A process that opens a store of more parts than this merges them into one."""
 
 
 def digests(images: np.ndarray) -> list[bytes]:
@@ -82,15 +86,23 @@ class ViewStore:
         self._load()
 
     def _load(self) -> None:
-        for path in sorted(self.folder.glob("part-*.npz")) if self.folder.is_dir() else []:
+        paths = sorted(self.folder.glob("part-*.npz")) if self.folder.is_dir() else []
+        read = []
+        for path in paths:
             try:
                 with np.load(path, allow_pickle=False) as part:
                     keys, feats = part["keys"], part["feats"]
-            except (OSError, ValueError, KeyError):  # a damaged part: its images are computed again
+            except (OSError, ValueError, KeyError):  # damaged, or merged away by another process: computed again
                 continue
             if feats.ndim != 3 or feats.shape[1:] != (self.per_image, self.dim) or len(keys) != len(feats):
                 continue
             self._add(keys.tolist(), feats)
+            read.append(path)
+        if len(read) > MERGE_PARTS and distributed.is_main():  # many small parts: one file, read faster next time
+            self._pending = [(k, self._chunks[c][row]) for k, (c, row) in self._where.items()]
+            self.flush()
+            for path in read:
+                path.unlink(missing_ok=True)
 
     def _add(self, keys: list[bytes], feats: np.ndarray) -> None:
         c = len(self._chunks)
@@ -105,11 +117,7 @@ class ViewStore:
         images = np.asarray(images)
         if images.ndim != 4 or images.shape[-1] != 3 or images.dtype != np.uint8:
             raise ValueError(f"images must be uint8 (N, H, W, 3), got {images.dtype} {images.shape}")
-        size = self.image_size
-        if len(images) == 0 or images.shape[1:3] == (size, size):
-            return np.ascontiguousarray(images)
-        x = resize_batch(to_float_nchw(images), size)
-        return x.mul(255).round_().clamp_(0, 255).to(torch.uint8).permute(0, 2, 3, 1).contiguous().numpy()
+        return resize_uint8(images, self.image_size)
 
     def features(self, images: np.ndarray, keys: list[bytes] | None = None) -> np.ndarray:
         """float16 ``(N, max(1, views), D)`` trunk features of uint8 ``(N, H, W, 3)`` images' views (or plain
