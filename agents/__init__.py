@@ -1,7 +1,9 @@
 """Query-selection agents behind one small interface (:mod:`agents.base`), chosen by name with :func:`make_agent`.
 
-Names: ``random``, ``gp`` (the paper's agent), ``gp_label_set`` (the same in label-set mode), ``gp_ucb``, ``gp_thompson``, ``oracle`` (ceiling, experiments
-only: needs ``oracle_concepts``), and the learned policies ``ppo`` / ``dqn`` (stable-baselines3).
+Names: ``random``, ``gp`` (the paper's agent), ``gp_label_set`` (the same in label-set mode), ``gp_ucb``,
+``gp_thompson``, the ground-truth agents of experiments (``relevant_concepts``: cycles through the truly relevant
+concepts; ``ceiling``: greedy over the offline engine's known answers, the upper reference), and the learned
+policies ``ppo`` / ``dqn`` (stable-baselines3).
 """
 from __future__ import annotations
 
@@ -15,7 +17,8 @@ AGENTS = {
     "gp": "agents.gp_agent:GPAgent",
     "gp_ucb": "agents.bandits:GPUCBAgent",
     "gp_thompson": "agents.bandits:GPThompsonAgent",
-    "oracle": "agents.oracle:OracleAgent",
+    "relevant_concepts": "agents.relevant_concepts:RelevantConceptsAgent",
+    "ceiling": "agents.ceiling:CeilingAgent",
     "ppo": "agents.sb3_policy:PPOAgent",
     "dqn": "agents.sb3_policy:DQNAgent",
 }
@@ -30,6 +33,9 @@ def make_agent(name: str, context: AgentContext, **options) -> Agent:
     if name in PRESETS:
         name, preset = PRESETS[name]
         options = {**preset, **options}
+    if name == "oracle":
+        raise ValueError("the agent 'oracle' is now 'relevant_concepts' (it cycles through the relevant concepts; "
+                         "it is no ceiling): the ceiling is 'ceiling'")
     if name not in AGENTS:
         raise ValueError(f"unknown agent {name!r}: choose one of {', '.join([*AGENTS, *PRESETS])}")
     module, cls = AGENTS[name].split(":")
@@ -42,27 +48,29 @@ def make_agent(name: str, context: AgentContext, **options) -> Agent:
     return getattr(mod, cls)(context, **options)
 
 
-VARYING = ("gp", "gp_label_set", "gp_ucb", "gp_thompson", "oracle")
+VARYING = ("gp", "gp_label_set", "gp_ucb", "gp_thompson", "relevant_concepts")
 """Agents that vary their queries with the env's descriptors when it has some (random queries plain concepts)."""
 
 
-def oracle_concepts(env) -> list[int]:
-    """Concepts whose synset is a relevant class of an offline world (ground truth: the oracle's privilege)."""
+def ground_truth_concepts(env) -> list[int]:
+    """Concepts whose synset is a relevant class of an offline world (ground truth: the privilege of the
+    ``relevant_concepts`` agent)."""
     rel = set(env.world.wnids[env.relevant].tolist())
     return [i for i, w in enumerate(env.vocab.wnids) if w in rel]
 
 
 def make_agent_for_env(name: str, env, **options) -> Agent:
     """The agent ``name`` for ``env``: its vocabulary, concept embeddings, target class names and descriptors
-    (used by the agents in :data:`VARYING`); the oracle gets the world's relevant concepts, PPO/DQN the env."""
+    (used by the agents in :data:`VARYING`); ``relevant_concepts`` gets the world's relevant concepts;
+    ``ceiling``, PPO and DQN get the env."""
     import numpy as np
 
     ctx = AgentContext(vocab=env.vocab, concept_embeddings=np.asarray(concept_embeddings(env.vocab)),
                        target_class_names=env.target.class_names, descriptors=list(env.config.descriptors))
-    extra = {"oracle_concepts": oracle_concepts(env)} if name == "oracle" else {}
+    extra = {"concepts": ground_truth_concepts(env)} if name == "relevant_concepts" else {}
     if env.config.descriptors and name in VARYING:
         extra["descriptor_source"] = "context"
-    if name in ("ppo", "dqn"):
+    if name in ("ppo", "dqn", "ceiling"):
         extra["env"] = env
     return make_agent(name, ctx, **{**extra, **options})
 

@@ -9,7 +9,7 @@ answer and repeating it finds nothing new. A query for a concept the world lacks
 
 A flat search over tinyweb's 100,000 captions costs ~20-30 ms a query on two cores, the most of a frozen env
 step. The texts agents query are mostly the vocabulary's lemmas, so :meth:`CaptionIndexEngine.use_answer_table`
-answers all of them at once (batched, ~2.5 minutes for the 119,034 lemmas, cached on disk by world and table):
+answers all of them at once (batched, ~2.5 minutes for the 119,034 lemmas here, cached on disk by world and table):
 the proposals of those texts are then read from the table, and the float64 re-ranking makes the answer the same
 as a search's.
 
@@ -28,7 +28,7 @@ import numpy as np
 from tqdm.auto import tqdm
 
 from ie_env.atomic import atomic_save_npy
-from ie_env.data.text_embedding import TextEmbedder
+from ie_env.data.text_embedding import TextEmbedder, duration
 from ie_env.paths import cache_dir
 from ie_env.types import SearchResult
 from ie_env.web.search.base import SearchError
@@ -84,16 +84,17 @@ class CaptionIndexEngine:
         ids = np.load(path, mmap_mode="r", allow_pickle=False) if path.exists() else None
         if ids is None or ids.shape != (len(embeddings), depth):
             start = time.perf_counter()
-            if progress:
-                minutes = len(embeddings) * self._index.ntotal / 5e9  # ~5e9 query-caption pairs a minute here
-                print(f"answering the {len(embeddings):,} query texts of {name} over the {self._index.ntotal:,} "
-                      f"captions of {self.name} once (~{minutes:.0f} min; cached): every such query is then a "
-                      "look-up", flush=True)
             ids = np.empty((len(embeddings), depth), np.int32)
             block = 2048
-            for s in tqdm(range(0, len(embeddings), block), desc="answer table", unit="block", disable=not progress):
+            for n, s in enumerate(tqdm(range(0, len(embeddings), block), desc="answer table", unit="block",
+                                       disable=not progress)):
                 ids[s:s + block] = self._index.search(np.ascontiguousarray(embeddings[s:s + block], np.float32),
                                                       depth)[1]
+                if n == 0 and progress:  # the notice's estimate: the first block's rate
+                    left = (time.perf_counter() - start) * (len(embeddings) - block) / block
+                    tqdm.write(f"answering the {len(embeddings):,} query texts of {name} over the "
+                               f"{self._index.ntotal:,} captions of {self.name} once (about {duration(left)} more, "
+                               "measured on the first block; cached): every such query is then a look-up")
             atomic_save_npy(path, ids)
             if progress:
                 print(f"answer table ready in {time.perf_counter() - start:.0f} s: {path}", flush=True)

@@ -58,24 +58,28 @@ def run(agent, ctx, steps, seed=0, reward_rng=None):
 
 
 def options(name, ctx):
-    if name == "oracle":
-        return {"oracle_concepts": list(np.flatnonzero(np.isin(ctx.labels, GOOD)))}
+    if name == "relevant_concepts":
+        return {"concepts": list(np.flatnonzero(np.isin(ctx.labels, GOOD)))}
     if name in ("gp", "gp_ucb", "gp_thompson"):
         return {"refit_every": 16}
     return {}
 
 
-BUILTIN = ["random", "gp", "gp_ucb", "gp_thompson", "oracle"]
+BUILTIN = ["random", "gp", "gp_ucb", "gp_thompson", "relevant_concepts"]
 
 
 def test_registry_and_errors(context):
-    assert set(BUILTIN) | {"ppo", "dqn"} == set(AGENTS)
+    assert set(BUILTIN) | {"ppo", "dqn", "ceiling"} == set(AGENTS)
     with pytest.raises(ValueError, match="unknown agent"):
         make_agent("nope", context)
     with pytest.raises(TypeError, match="unknown option 'bogus'"):
         make_agent("gp", context, bogus=1)
-    with pytest.raises(ValueError, match="oracle_concepts"):
+    with pytest.raises(ValueError, match="concepts="):
+        make_agent("relevant_concepts", context)
+    with pytest.raises(ValueError, match="now 'relevant_concepts'"):
         make_agent("oracle", context)
+    with pytest.raises(ValueError, match="needs env="):
+        make_agent("ceiling", context)
     agent = make_agent("gp", context, lengthscale=0.4, refit_every=8)  # GP options may be given flat
     assert agent.config.gp.lengthscale == 0.4 and agent.config.refit_every == 8
 
@@ -293,9 +297,9 @@ def test_descriptors(context):
     assert text == descriptor_text(["baby", "red"][d], context.vocab.lemmas[c])
     # a descriptor query's reward counts for its concept
     assert agent.posterior.n_observations == 16
-    oracle = make_agent("oracle", context, oracle_concepts=[1, 2], descriptor_source="visual", shuffle=False)
-    oracle.reset(0)
-    texts = [oracle.act().text for _ in range(4)]
+    truth = make_agent("relevant_concepts", context, concepts=[1, 2], descriptor_source="visual", shuffle=False)
+    truth.reset(0)
+    texts = [truth.act().text for _ in range(4)]
     lemmas = context.vocab.lemmas
     assert texts == [lemmas[1], lemmas[2], f"baby {lemmas[1]}", f"baby {lemmas[2]}"]
 
@@ -325,8 +329,9 @@ def test_upcoming_queries_are_the_ones_act_returns_even_after_a_checkpoint(name,
     assert [other.act() for _ in range(11)] == [agent.act() for _ in range(11)] == plan[5:]
 
 
-def test_the_oracle_knows_its_next_queries(context):
-    agent = make_agent("oracle", context, **options("oracle", context), descriptor_source="context")
+def test_relevant_concepts_knows_its_next_queries(context):
+    agent = make_agent("relevant_concepts", context, **options("relevant_concepts", context),
+                       descriptor_source="context")
     agent.reset(4)
     plan = agent.upcoming()
     assert len(plan) == 256 and [agent.act() for _ in range(256)] == plan

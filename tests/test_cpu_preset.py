@@ -66,20 +66,21 @@ def test_compare_full_mode_with_preset_reports_probe_pairs_and_time(tiny_world, 
     from experiments.compare_agents import main
 
     out = tmp_path / "full"
-    main(["--world", str(tiny_world.path), "--target", "tiny-imagenet:dog.n.01", "--agents", "random,oracle",
+    main(["--world", str(tiny_world.path), "--target", "tiny-imagenet:dog.n.01", "--agents", "random,relevant_concepts",
           "--seeds", "1", "--budget", "4", "--queries-per-iteration", "2", "--results-per-query", "10",
           "--steps-per-iteration", "1", "--preset", "cpu", "--vocabulary-under", "dog.n.01,cat.n.01",
           "--out", str(out)])
     s = json.loads((out / "summary.json").read_text())
     assert s["mode"] == "full" and s["learner"]["freeze_stages"] == 5 and s["budget"] == 4
-    for arm in ("random", "oracle", "target_only"):
+    for arm in ("random", "relevant_concepts", "target_only"):
         for key in ("knn_accuracy", "linear_probe"):
             assert s[arm][key]["lo"] <= s[arm][key]["mean"] <= s[arm][key]["hi"]
         assert set(s[arm]["time_split"]) >= {"search", "scoring", "training", "evaluation"}
         assert s[arm]["time_split"]["training"] > 0
     for metric in ("knn_accuracy", "linear_probe"):
-        assert set(s["paired"][metric]) == {"oracle-random", "random-target_only", "oracle-target_only"}
-        assert s["paired"][metric]["oracle-random"]["seeds"] == 1
+        assert set(s["paired"][metric]) == {"relevant_concepts-random", "random-target_only",
+                                                  "relevant_concepts-target_only"}
+        assert s["paired"][metric]["relevant_concepts-random"]["seeds"] == 1
     assert s["episode_seconds"] > 0 and len(s["knn_curves"]["target_only"]) == 2
-    assert set(s["reward_auc_curves"]) == {"random", "oracle"} and len(s["reward_auc_curves"]["oracle"]) == 2
+    assert set(s["reward_auc_curves"]) == {"random", "relevant_concepts"} and len(s["reward_auc_curves"]["relevant_concepts"]) == 2
     assert all(v is None or 0 <= v <= 1 for c in s["reward_auc_curves"].values() for v in c)

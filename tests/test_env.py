@@ -98,21 +98,29 @@ def test_compare_agents_writes_the_summary_checks_read(tiny_world, tmp_path):
     from experiments.compare_agents import main
 
     out = tmp_path / "cmp"
-    argv = ["--world", str(tiny_world.path), "--target", "tiny-imagenet:dog.n.01", "--agents", "random,gp,oracle",
-            "--seeds", "2", "--budget", "8", "--queries-per-iteration", "4", "--frozen-encoder", "resnet18",
+    argv = ["--world", str(tiny_world.path), "--target", "tiny-imagenet:dog.n.01", "--agents",
+            "random,gp,relevant_concepts,ceiling", "--seeds", "2", "--budget", "8", "--queries-per-iteration", "4",
+            "--frozen-encoder", "resnet18",
             "--image-size", "32", "--vocabulary-under", "dog.n.01,cat.n.01,car.n.01", "--agent-option",
-            "gp:refit_every=4", "--out", str(out)]
+            "gp:refit_every=4", "--agent-option", "ceiling:descriptor_concepts=2", "--out", str(out)]
     main(argv)
     summary = json.loads((out / "summary.json").read_text())
-    for agent in ("random", "gp", "oracle"):
+    for agent in ("random", "gp", "relevant_concepts", "ceiling"):
         entry = summary[agent]
         for key in ("relevant_images", "precision"):
             assert entry[key]["lo"] <= entry[key]["mean"] <= entry[key]["hi"]
         assert entry["steps_per_s"] > 0 and 0 <= entry["precision"]["mean"] <= 1
-    assert summary["ceiling"]["relevant_total"] == 12 and summary["ceiling"]["relevant_with_own_caption"] <= 12
-    assert summary["agent_options"] == {"gp": {"refit_every": 4}}
+    counts = summary["world_counts"]
+    assert counts["relevant_total"] == 12 and counts["relevant_with_own_caption"] <= 12
+    assert summary["ceiling"]["ceiling_share"]["mean"] == 1.0
+    assert 0 <= summary["random"]["ceiling_share"]["mean"] <= 1
+    assert summary["agent_options"] == {"gp": {"refit_every": 4}, "ceiling": {"descriptor_concepts": 2}}
     runs = json.loads((out / "runs.json").read_text())
     assert len(runs["gp"]) == 2 and len(runs["gp"][0]["curve"]["relevant_images"]) == 8
+    for run in runs["ceiling"]:  # the ceiling is at or above every agent on every seed
+        for agent in ("random", "gp", "relevant_concepts"):
+            other = next(r for r in runs[agent] if r["seed"] == run["seed"])
+            assert run["final"]["relevant_images"] >= other["final"]["relevant_images"]
     assert (out / "relevant_images.png").exists()
     runs["gp"][1]["final"]["relevant_images"] = -1  # marks the episode: --resume must keep it, not rerun it
     (out / "runs.json").write_text(json.dumps({"gp": runs["gp"]}))

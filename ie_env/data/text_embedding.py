@@ -148,15 +148,33 @@ def concept_embeddings_path(vocab) -> Path:
     return _cache_path(f"concepts-{vocab.fingerprint}", len(vocab), concept_backend())
 
 
-TEXTS_PER_SECOND = {"fp32": 170, "bf16": 300}
-"""Measured rates on this project's two-core machine (``experiments/text_backends.py``), for the first-run notice."""
+RATE_SAMPLE = 512
+"""Texts embedded (and thrown away) to measure this machine's rate before a long computation is announced."""
+
+
+def duration(seconds: float) -> str:
+    """A rough duration for a notice: ``40 s``, ``3 min``, ``1.5 h``."""
+    if seconds < 90:
+        return f"{seconds:.0f} s"
+    return f"{seconds / 60:.0f} min" if seconds < 5400 else f"{seconds / 3600:.1f} h"
+
+
+def measured_rate(texts: list[str], backend: str = "fp32") -> float:
+    """Texts per second of :class:`TextEmbedder` here, measured on :data:`RATE_SAMPLE` texts spread over
+    ``texts`` (the model is loaded first, so its loading is not counted)."""
+    sample = texts[:: max(1, len(texts) // RATE_SAMPLE)][:RATE_SAMPLE]
+    _model()
+    start = time.perf_counter()
+    TextEmbedder(backend=backend)(sample)
+    return len(sample) / max(time.perf_counter() - start, 1e-6)
 
 
 def cached_embeddings(texts: list[str], key: str, progress: bool = True, backend: str = "fp32",
                       what: str = "") -> np.ndarray:
     """Embeddings of ``texts``, computed once and cached (read-only memory map) under ``key`` + model name +
     backend. With ``progress`` a computation starts with one line saying what is computed (``what``: what the
-    embeddings are for), how long it should take, and where it is kept, then shows a progress bar.
+    embeddings are for), how long it should take (at the rate measured on a sample, :func:`measured_rate`), and
+    where it is kept, then shows a progress bar.
 
     Beside the ``.npy`` file a ``.json`` file records how long the computation took.
     """
@@ -166,9 +184,10 @@ def cached_embeddings(texts: list[str], key: str, progress: bool = True, backend
         if arr.shape == (len(texts), DIM):
             return arr
     if progress:
-        minutes = len(texts) / TEXTS_PER_SECOND[backend] / 60
+        rate = measured_rate(texts, backend)
         print(f"first run: embedding {len(texts):,} texts{' (' + what + ')' if what else ''} with {MODEL_NAME} "
-              f"({backend}), about {max(1, round(minutes))} min on two cores; done once, kept in {path}", flush=True)
+              f"({backend}), about {duration(len(texts) / rate)} at the {rate:.0f} texts/s measured here; done "
+              f"once, kept in {path}", flush=True)
     start = time.perf_counter()
     arr = TextEmbedder(progress=progress, backend=backend)(texts)
     seconds = time.perf_counter() - start

@@ -24,6 +24,10 @@ OBS_FIELDS = ("progress", "iteration_progress", "last_reward", "mean_reward", "b
               "log_distinct_images", "knn_accuracy")
 
 
+QUERY_TABLE_MIN_CONCEPTS = 10_000
+"""Vocabulary size from which ``EnvConfig.query_table`` is on by default."""
+
+
 @dataclass
 class EnvConfig:
     """Everything an episode depends on. Every field can be passed to ``gym.make`` as a keyword."""
@@ -71,6 +75,12 @@ class EnvConfig:
     """Adjectives an action may prefix ("baby duck"); when set the action is ``(concept, descriptor + 1)``."""
     device: str = "cpu"
     """Full mode: where the learner trains, ``cpu`` or ``cuda`` (see :mod:`ie_env.learning.distributed`)."""
+    query_table: bool | None = None
+    """Answer the vocabulary's query texts from tables built once on the first reset (cached on disk: MiniLM
+    embeddings of the 119,034 distinct lemmas, then each lemma's answer; a few minutes, measured and announced
+    when they start) so that a vocabulary query costs a look-up instead of a text-model pass (~10-40 ms).
+    ``None``: when the vocabulary has at least :data:`QUERY_TABLE_MIN_CONCEPTS` concepts (a small one's queries
+    are cheaper to embed as they come); offline engines only."""
     preset: str = ""
     """Named settings for the fields left at their defaults: ``paper`` (ResNet-50 at 224 px, 256 queries an
     iteration; see :mod:`ie_env.envs.presets`)."""
@@ -225,11 +235,8 @@ class InternetExplorerEnv(gym.Env):
     # --- episode ---------------------------------------------------------------------------------
     def reset(self, *, seed: int | None = None, options: dict | None = None):
         super().reset(seed=seed)
-        if getattr(self, "world", None) is not None:  # query texts of the vocabulary: looked up, not embedded
-            if query_embeddings(self.full_vocab, compute=False) is not None and hasattr(self.engine,
-                                                                                        "use_answer_table"):
-                name = lemma_table_name(self.full_vocab)
-                self.engine.use_answer_table(name, *registered_table(name))  # and answered once, not searched
+        if self.uses_query_table():
+            self.use_query_table()
         self.scorer.reset(int(self.np_random.integers(2**31)))
         self.t = 0
         self.iteration = 0
@@ -246,6 +253,20 @@ class InternetExplorerEnv(gym.Env):
         self.search_seconds = 0.0
         self._started = True
         return self._obs(), {"iteration": 0}
+
+    def uses_query_table(self) -> bool:
+        """Whether this env answers vocabulary queries from the tables of ``config.query_table``."""
+        wanted = self.config.query_table
+        if wanted is None:
+            wanted = len(self.vocab) >= QUERY_TABLE_MIN_CONCEPTS
+        return bool(wanted) and getattr(self, "world", None) is not None and hasattr(self.engine, "use_answer_table")
+
+    def use_query_table(self) -> None:
+        """Let the engine answer the vocabulary's query texts from the tables (built the first time, then read
+        from the cache): looked up, not embedded, and answered once, not searched."""
+        query_embeddings(self.full_vocab)
+        name = lemma_table_name(self.full_vocab)
+        self.engine.use_answer_table(name, *registered_table(name))
 
     def query_text(self, action) -> tuple[int, str]:
         """The concept index and query text of an action."""

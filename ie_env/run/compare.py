@@ -47,8 +47,9 @@ class CompareConfig:
 
     mode: str = "frozen"
     """``frozen`` (a fixed pretrained encoder, fast) or ``full`` (the self-supervised learner trains)."""
-    agents: str = "random,gp,gp_ucb,gp_thompson,oracle"
-    """Comma-separated agent names (random, gp, gp_label_set, gp_ucb, gp_thompson, oracle, ppo, dqn)."""
+    agents: str = "random,gp,gp_ucb,gp_thompson,relevant_concepts,ceiling"
+    """Comma-separated agent names (random, gp, gp_label_set, gp_ucb, gp_thompson, relevant_concepts, ceiling,
+    ppo, dqn); ``ceiling`` adds each agent's ``ceiling_share`` (its relevant images over the ceiling's)."""
     seeds: int = 3
     """Number of seeds."""
     first_seed: int = 0
@@ -117,7 +118,7 @@ def interval(values) -> dict:
     return {"mean": mean, "lo": mean - half, "hi": mean + half}
 
 
-def ceiling(env) -> dict:
+def world_counts(env) -> dict:
     """How many distinct relevant images the world holds, and how many of them carry a caption of their own
     class (the others can only be found by luck: no query about their class returns them)."""
     kinds = np.asarray([r.meta.get("caption_kind", "true") for r in env.world.rows])
@@ -307,14 +308,14 @@ def summarise(cfg: CompareConfig, env, runs: dict) -> dict:
     options = {k: v for k, v in asdict(cfg).items()
                if k not in ("out", "resume", "agents", "first_seed", "tensorboard", "ray")}
     summary: dict = {**options, "frozen_encoder": env.config.frozen_encoder, "image_size": env.config.image_size,
-                     "ceiling": ceiling(env), "agents": {}}
+                     "world_counts": world_counts(env), "agents": {}}
     for name, seeds in runs.items():
         entry = {}
         if name != "target_only":
             for m in METRICS:
                 entry[m] = interval([r["final"][m] for r in seeds])
             entry["steps_per_s"] = float(np.mean([r["steps_per_s"] for r in seeds]))
-            web = summary["ceiling"]["web_images"]
+            web = summary["world_counts"]["web_images"]
             entry["web_share"] = interval([r["final"]["distinct_images"] / web for r in seeds])
         if env.config.mode == "full":
             entry["knn_accuracy"] = interval([r["final"]["knn_accuracy"] for r in seeds])
@@ -332,6 +333,10 @@ def summarise(cfg: CompareConfig, env, runs: dict) -> dict:
         if env.config.mode == "full" and all("time_split" in r for r in seeds):
             entry["time_split"] = {k: float(np.mean([r["time_split"].get(k, 0.0) for r in seeds]))
                                    for k in seeds[0]["time_split"]}
+        if "ceiling" in runs and name != "target_only":  # relevant images as a share of the ceiling's, per seed
+            best = {r["seed"]: r["final"]["relevant_images"] for r in runs["ceiling"]}
+            entry["ceiling_share"] = interval([r["final"]["relevant_images"] / max(1, best[r["seed"]])
+                                               for r in seeds if r["seed"] in best])
         summary["agents"][name] = entry
         summary[name] = entry  # top-level alias: summary[agent]["relevant_images"]["mean"]
     rates = [r["steps_per_s"] for n, s in runs.items() if n != "target_only" for r in s]
@@ -402,9 +407,13 @@ def print_summary(summary: dict, out: str) -> None:
     if aucs:
         print("reward's ROC AUC for relevant new images (0.5: chance), mean over iterations: "
               + ", ".join(f"{n} {v:.3f}" for n, v in aucs.items()))
-    top = summary["ceiling"]
+    ceiling_shares = {n: e["ceiling_share"]["mean"] for n, e in summary["agents"].items() if "ceiling_share" in e}
+    if ceiling_shares:
+        print("relevant images as a share of the ceiling agent's (same seed): "
+              + ", ".join(f"{n} {v:.1%}" for n, v in ceiling_shares.items()))
+    top = summary["world_counts"]
     print(f"the world holds {top['web_images']} distinct images, {top['relevant_total']} of them relevant, "
-          f"{top['relevant_with_own_caption']} of those captioned as their own class (the ceiling); "
+          f"{top['relevant_with_own_caption']} of those captioned as their own class; "
           f"env steps/s: {fmt(summary['steps_per_s'])}")
     folder = Path(out)
     print(f"results in {folder}/: summary.json, summary.csv, runs.json"

@@ -1,9 +1,10 @@
-"""An oracle that queries the true relevant concepts: the ceiling of agent comparisons, for experiments only.
+"""An agent that queries the truly relevant concepts (ground truth), for experiments only.
 
-It is given the concepts that are really relevant to the target (``oracle_concepts``, e.g. every vocabulary
-concept under a CIFAR-10 class, from the ground truth) and cycles through them: first each concept plainly
+It is given the concepts that are really relevant to the target (``concepts``, e.g. every vocabulary concept
+whose synset is a relevant class of the world, from the ground truth) and cycles through them: first each concept plainly
 (in a seeded random order), then each with the first descriptor, then with the second, and so on, so that it
-keeps finding new images instead of repeating queries.
+keeps finding new images instead of repeating queries. It is not a ceiling (its class concepts' answers
+hold a fraction of the relevant images; an agent may find more): :mod:`agents.ceiling` is one.
 """
 from __future__ import annotations
 
@@ -16,32 +17,32 @@ from agents.descriptors import descriptor_text
 
 
 @dataclass
-class OracleConfig:
-    """Options of :class:`OracleAgent`."""
+class RelevantConceptsConfig:
+    """Options of :class:`RelevantConceptsAgent`."""
 
-    oracle_concepts: list = field(default_factory=list)
+    concepts: list = field(default_factory=list)
     """Vocabulary positions of the truly relevant concepts (required)."""
     descriptor_source: str | None = "visual"
     """Descriptors for the later rounds: "visual", "wordnet", "wordnet-attribute", "context" or None (then the
-    oracle repeats its concepts)."""
+    agent repeats its concepts)."""
     shuffle: bool = True
     """Visit the concepts in a seeded random order (else in the given order)."""
 
 
-class OracleAgent(Agent):
-    """Cycles through ``oracle_concepts`` and their descriptor variants (see the module docstring)."""
+class RelevantConceptsAgent(Agent):
+    """Cycles through ``concepts`` and their descriptor variants (see the module docstring)."""
 
-    name = "oracle"
+    name = "relevant_concepts"
 
     def __init__(self, context: AgentContext, **options):
         super().__init__(context)
-        self.config = build_config(OracleConfig, options)
-        concepts = [int(c) for c in self.config.oracle_concepts]
+        self.config = build_config(RelevantConceptsConfig, options)
+        concepts = [int(c) for c in self.config.concepts]
         if not concepts:
-            raise ValueError("the oracle needs oracle_concepts=[...]: the vocabulary positions of the relevant concepts")
+            raise ValueError("relevant_concepts needs concepts=[...]: the vocabulary positions of the relevant concepts")
         bad = [c for c in concepts if not 0 <= c < self.n_concepts]
         if bad:
-            raise ValueError(f"oracle_concepts has positions outside the vocabulary 0..{self.n_concepts - 1}: {bad[:5]}")
+            raise ValueError(f"concepts has positions outside the vocabulary 0..{self.n_concepts - 1}: {bad[:5]}")
         self.concepts = np.asarray(list(dict.fromkeys(concepts)), np.int64)
         self._setup_descriptors(self.config.descriptor_source)
         self.reset(0)
@@ -51,7 +52,7 @@ class OracleAgent(Agent):
         self.order = self.rng.permutation(self.concepts) if self.config.shuffle else self.concepts.copy()
 
     def query_at(self, step: int) -> Query:
-        """The query of step ``step`` (the oracle's queries depend only on the seed)."""
+        """The query of step ``step`` (they depend only on the seed)."""
         n = len(self.order)
         rnd, i = divmod(step, n)
         c = int(self.order[i])
