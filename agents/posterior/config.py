@@ -47,6 +47,13 @@ class GPConfig:
     factor_float64: bool = False
     """Keep the Cholesky factor of the representer weights in float64 (twice the time and memory of float32,
     whose relative error in the weights is ~1e-5 here)."""
+    products: str = "auto"
+    """Precision of the two products with all M candidates (their cosines to each batch of new concepts, which
+    fill the neighbour lists, and the far-field projections): ``bf16`` (bfloat16 inputs and outputs, ~8x
+    faster than float32 on a CPU with AMX; cosines off by ~1e-3), ``fp32``, or ``auto`` (bf16 where the CPU
+    runs it natively, as for the concept embeddings). The cosines among observed concepts, the Cholesky
+    factor and the representer weights stay float32 either way (``experiments/bench_gp.py --accuracy``
+    measures both against the exact GP)."""
     chunk: int = 8192
     """Candidates per batched Cholesky (bounds memory: chunk x neighbors^2 floats)."""
 
@@ -60,6 +67,8 @@ class GPConfig:
         if int(self.neighbors) < 1 or int(self.mean_neighbors) < 1:
             raise ValueError(f"GPConfig.neighbors and mean_neighbors must be >= 1 (got {self.neighbors}, "
                              f"{self.mean_neighbors}); the defaults are 16 and 64")
+        if self.products not in ("auto", "bf16", "fp32"):
+            raise ValueError(f"GPConfig.products={self.products!r}: use 'auto', 'bf16' or 'fp32'")
         # grids may come as lists (JSON, checkpoints): normalise to tuples of floats (frozen: set through object)
         for name in ("fit_lengthscales", "fit_noises", "far_fit_range"):
             object.__setattr__(self, name, tuple(float(x) for x in getattr(self, name)))

@@ -27,3 +27,17 @@ def trsm(lower: np.ndarray, b: np.ndarray, transpose: bool = False) -> np.ndarra
     if transpose:
         tl = tl.T
     return torch.linalg.solve_triangular(tl, torch.from_numpy(np.ascontiguousarray(b)), upper=transpose).numpy()
+
+
+def product_operand(emb: np.ndarray, products: str) -> torch.Tensor:
+    """The candidate embeddings as the left operand of the products with all candidates: float32, or bfloat16
+    (``products``: ``bf16``, ``fp32`` or ``auto``, see :class:`agents.posterior.GPConfig`)."""
+    from ie_env.data.text_embedding import bf16_supported
+
+    t = torch.from_numpy(emb)
+    return t.to(torch.bfloat16) if products == "bf16" or products == "auto" and bf16_supported() else t
+
+
+def times(left: torch.Tensor, right: np.ndarray) -> torch.Tensor:
+    """``left @ right`` in ``left``'s precision (a bfloat16 product is returned as float32)."""
+    return (left @ torch.from_numpy(np.ascontiguousarray(right)).to(left.dtype)).float()

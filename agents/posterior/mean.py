@@ -13,7 +13,7 @@ import torch
 from threadpoolctl import threadpool_limits
 
 from agents.posterior.config import GPConfig
-from agents.posterior.linalg import mm
+from agents.posterior.linalg import mm, times
 
 
 @lru_cache(maxsize=64)
@@ -44,7 +44,7 @@ def far_projections(emb_t: torch.Tensor, x: np.ndarray, alpha: np.ndarray, rank:
             evals, evecs = np.linalg.eigh((a2 + a2.T) / 2)
         keep = np.argsort(-np.abs(evals), kind="stable")[:rank]
         basis, weights = evecs[:, keep].astype(np.float32), evals[keep].astype(np.float32)
-    proj = emb_t @ torch.from_numpy(np.ascontiguousarray(np.concatenate([a1, basis], axis=1)))  # (M, 1 + r)
+    proj = times(emb_t, np.concatenate([a1, basis], axis=1))  # (M, 1 + r)
     lin = proj[:, 0].numpy().astype(np.float64)
     sq = proj[:, 1:]
     sq *= sq

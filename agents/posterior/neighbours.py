@@ -5,6 +5,8 @@ from __future__ import annotations
 import numpy as np
 import torch
 
+from agents.posterior.linalg import times
+
 PAD = -1
 """Slot of an empty list entry."""
 
@@ -55,7 +57,7 @@ class NeighbourLists:
         cur_sim_t, cur_idx_t = torch.from_numpy(self.sim), torch.from_numpy(self.idx)
         for s0 in range(0, b, MERGE_STEP):
             s1 = min(b, s0 + MERGE_STEP)
-            sims = emb_t @ torch.from_numpy(np.ascontiguousarray(e_new[s0:s1].T))  # (M, step)
+            sims = times(emb_t, e_new[s0:s1].T)  # (M, step)
             if first_slot + s0 < 6 * k:  # short lists: every row's best new entries, densely
                 q = min(k, s1 - s0)
                 rows = torch.arange(m)

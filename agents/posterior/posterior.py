@@ -12,6 +12,7 @@ from agents.posterior.config import GPConfig
 from agents.posterior.gram import ObservedCosines
 from agents.posterior.hyperparameters import select_hyperparameters
 from agents.posterior.kernel import kernel
+from agents.posterior.linalg import product_operand
 from agents.posterior.mean import standardized_mean
 from agents.posterior.neighbours import PAD, NeighbourLists
 from agents.posterior.variance import explained_variance
@@ -50,7 +51,7 @@ class GPPosterior:
         self.emb = check_embeddings(embeddings)
         self.config = config or GPConfig()
         self.m = len(self.emb)
-        self._emb_t = torch.from_numpy(self.emb)
+        self._emb_t = product_operand(self.emb, self.config.products)
         self._clear()
 
     # --- state ---------------------------------------------------------------------------------
@@ -304,6 +305,7 @@ class GPPosterior:
                              "load it with the same vocabulary and embeddings")
         names = {f.name for f in fields(GPConfig)}
         self.config = GPConfig(**{k: v for k, v in d["config"].items() if k in names})
+        self._emb_t = product_operand(self.emb, self.config.products)
         self._clear()
         concepts = [int(x) for x in d["log_concepts"]]
         rewards = [float(x) for x in d["log_rewards"]]
