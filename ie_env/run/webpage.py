@@ -219,7 +219,8 @@ th { background: #f4f4f4; text-align: left; } td.num { text-align: right; font-v
 details { margin: 0.6em 0; } summary { cursor: pointer; font-weight: 600; }
 .iteration { margin: 0.8em 0 1.2em 1em; } .iteration h4 { margin: 0.2em 0; }
 .iteration .counts { color: #444; margin: 0.1em 0 0.3em; }
-.gallery { display: flex; flex-wrap: wrap; gap: 6px; margin-top: 0.4em; }
+.found { display: flex; gap: 1.2em; align-items: flex-start; } .found table { flex: none; margin: 0; }
+.gallery { display: flex; flex-wrap: wrap; gap: 6px; }
 .gallery figure { margin: 0; text-align: center; font-size: 11px; }
 .gallery img { display: block; object-fit: contain; background: #fafafa; border: 4px solid; }
 .gallery .missing { display: flex; align-items: center; justify-content: center; border: 4px solid; color: #999;
@@ -300,15 +301,16 @@ def _iteration(it: IterationFound, thumbs: dict, captions: dict, cfg: ReportConf
         figures.append(f'<figure class="{"relevant" if img.relevant else "image"}" title="{tip}">{picture}'
                        f"<figcaption>{img.reward:.3f}{mark}</figcaption></figure>")
     gallery = f'<div class="gallery">{"".join(figures)}</div>' if figures else ""
-    return (f'<div class="iteration" id="it-{it.iteration + 1}"><h4>iteration {it.iteration + 1}</h4>'
-            f'<p class="counts">{e(counts)}</p>{table}{gallery}</div>')
+    return (f'<div class="iteration"><h4>iteration {it.iteration + 1}</h4>'
+            f'<p class="counts">{e(counts)}</p><div class="found">{table}{gallery}</div></div>')
 
 
 def _run_section(run: RunView, thumbs: dict, captions: dict, cfg: ReportConfig, open_: bool) -> str:
     f = run.final
     headline = f"seed {run.seed}" + (
         f": {f['relevant_images']} relevant of {f['distinct_images']} distinct images" if "relevant_images" in f
-        and "distinct_images" in f else "")
+        and "distinct_images" in f else "") + (f", kNN accuracy {f['knn_accuracy']:.3f}" if f.get("knn_accuracy")
+                                               else "")
     if not run.iterations:
         body = '<p class="note">This run kept no per-iteration record of its queries and images.</p>'
     else:
