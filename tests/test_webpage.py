@@ -180,3 +180,6 @@ def test_a_recorded_live_run_shows_the_snapshots_images_without_ground_truth(tin
     assert len(gallery) == len(kept) and all((tmp_path / "page" / img["src"]).is_file() for img in page.imgs)
     assert all(a["class"] == "image" for _, a in page.figures)  # nothing marked relevant without ground truth
     assert (tmp_path / "page" / "index.html").read_text().count("&#10003;") == 1  # the legend's only
+    shown = {metric for metric, _ in page.cells}  # ground-truth counts would all be 0: left out, as is frozen kNN
+    assert "distinct_images" in shown and not shown & {"relevant_images", "precision", "knn_accuracy"}
+    assert {img["src"] for img in page.imgs if img["src"].startswith("plots/")} == {"plots/reward.png"}

@@ -36,6 +36,8 @@ from offline_cache.snapshot import DB_NAME, Snapshot
 from offline_cache.world import world_dir
 
 PAGE = "index.html"
+GROUND_TRUTH = ("relevant_images", "relevant_classes", "precision", "reward_auc")
+"""Metrics counted against ground truth: left out of the page of a run that had none (the live web)."""
 
 
 @dataclass
@@ -153,6 +155,12 @@ def _run(folder: Path) -> Source:
                                     "queries_per_iteration", "results_per_query", "preset", "seed") if config.get(k)}
     if result is None:
         facts["state"] = "unfinished (what its iterations found so far)"
+    truth = command == "run"  # an offline world; the live web has none
+    hidden = (() if truth else GROUND_TRUTH) + (() if config.get("mode") == "full" else ("knn_accuracy",))
+    keep = lambda d: {k: v for k, v in d.items() if k not in hidden}  # noqa: E731
+    if result:
+        result = {**result, "final": keep(result["final"]), "curve": keep(result.get("curve", {})),
+                  "iterations": keep(result.get("iterations", {}))}
     run = RunView(agent, seed, result["final"] if result else {}, read_explored(folder / EXPLORED))
     return Source(folder, "run", f"run of {agent} (seed {seed})", facts, None,
                   {agent: [result]} if result else {}, [run], images, note)
@@ -307,10 +315,10 @@ def _iteration(it: IterationFound, thumbs: dict, captions: dict, cfg: ReportConf
 
 def _run_section(run: RunView, thumbs: dict, captions: dict, cfg: ReportConfig, open_: bool) -> str:
     f = run.final
-    headline = f"seed {run.seed}" + (
-        f": {f['relevant_images']} relevant of {f['distinct_images']} distinct images" if "relevant_images" in f
-        and "distinct_images" in f else "") + (f", kNN accuracy {f['knn_accuracy']:.3f}" if f.get("knn_accuracy")
-                                               else "")
+    found = [f"{f['relevant_images']} relevant of" if "relevant_images" in f else "",
+             f"{f['distinct_images']} distinct images" if "distinct_images" in f else "",
+             f", kNN accuracy {f['knn_accuracy']:.3f}" if f.get("knn_accuracy") else ""]
+    headline = f"seed {run.seed}" + (": " + " ".join(found).strip().replace(" ,", ",") if any(found[1:]) else "")
     if not run.iterations:
         body = '<p class="note">This run kept no per-iteration record of its queries and images.</p>'
     else:
