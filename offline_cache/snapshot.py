@@ -213,14 +213,18 @@ class Snapshot:
             raise KeyError(f"blob {sha256} not in snapshot {self.path}")
         return rows[0][0]
 
+    def _where_in(self, sql: str, values: list[str]) -> list[tuple]:
+        """``sql``, whose ``{marks}`` is an ``IN`` list, run over ``values`` 500 at a time (SQLite's limit on
+        parameters)."""
+        rows: list[tuple] = []
+        for start in range(0, len(values), 500):
+            part = values[start:start + 500]
+            rows += self._query(sql.format(marks=",".join("?" * len(part))), tuple(part))
+        return rows
+
     def get_blobs(self, hashes: list[str]) -> dict[str, bytes]:
         """Several blobs in one round trip (missing ones are left out)."""
-        out: dict[str, bytes] = {}
-        for start in range(0, len(hashes), 500):
-            part = hashes[start:start + 500]
-            marks = ",".join("?" * len(part))
-            out.update(self._query(f"SELECT sha256, data FROM blobs WHERE sha256 IN ({marks})", tuple(part)))
-        return out
+        return dict(self._where_in("SELECT sha256, data FROM blobs WHERE sha256 IN ({marks})", hashes))
 
     @staticmethod
     def _result(row: tuple) -> SearchResult:
@@ -266,12 +270,9 @@ class Snapshot:
     def captions(self, hashes: list[str]) -> dict[str, str]:
         """A caption for each of these images that has one (its catalogue entry's, else a recorded result's)."""
         out: dict[str, str] = {}
-        for table in ("results", "images"):  # the catalogue's caption wins
-            for start in range(0, len(hashes), 500):
-                part = hashes[start:start + 500]
-                marks = ",".join("?" * len(part))
-                out.update(self._query(f"SELECT sha256, caption FROM {table} WHERE sha256 IN ({marks}) "
-                                       "AND caption != '' ORDER BY rowid DESC", tuple(part)))
+        for table in ("results", "images"):  # the catalogue's caption wins; within a table the first row's
+            out.update(self._where_in(f"SELECT sha256, caption FROM {table} WHERE sha256 IN ({{marks}}) "
+                                      "AND caption != '' ORDER BY rowid DESC", hashes))
         return out
 
     def images(self) -> list[SearchResult]:

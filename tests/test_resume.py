@@ -62,7 +62,8 @@ def snapshot_rows(path) -> dict:
             "downloads": con.execute("SELECT url, status, sha256, detail FROM downloads ORDER BY 1").fetchall(),
             "meta": con.execute("SELECT key, value FROM meta WHERE key IN ('download_status', 'recorded_engines') "
                                 "ORDER BY 1").fetchall(),
-            "rewards": con.execute("SELECT sha256, reward, query, relevant, iteration FROM rewards ORDER BY 1").fetchall(),
+            "rewards": con.execute("SELECT sha256, reward, query, relevant, iteration FROM rewards "
+                                   "ORDER BY 1").fetchall(),
         }
     finally:
         con.close()

@@ -151,7 +151,8 @@ def test_a_single_run_folder(tiny_world, tmp_path, capsys):
     assert "explored" not in json.loads((run / "result.json").read_text())
     assert len(read_explored(run / "explored.jsonl")) == 3
     assert cli.main(["report", str(run), "--json"]) == 0
-    assert json.loads(capsys.readouterr().out.strip().splitlines()[-1]) == {"report": str(run / "report" / "index.html")}
+    page_path = run / "report" / "index.html"
+    assert json.loads(capsys.readouterr().out.strip().splitlines()[-1]) == {"report": str(page_path)}
     page = Page(run / "report" / "index.html")
     values = {metric: float(c["data-value"]) for metric, c in page.cells}
     assert values["relevant_images"] == final["relevant_images"] and values["precision"] == final["precision"]

@@ -137,10 +137,10 @@ class InternetExplorerEnv(gym.Env):
     ``new_image_rewards`` (list), ``new_sha256`` (the new images' content hashes, aligned with ``new_image_rewards``),
     ``iteration``, ``iteration_end``, ``knn_accuracy`` (full mode, at iteration ends)
     and, for measurement only, ``relevant`` (relevant results), ``new_relevant`` (relevant images never seen
-    before), ``new_image_relevant`` (per new image; ``None`` on the live web) and, at iteration ends, ``replay_added`` and ``replay_relevant`` (full mode: the iteration's new images
-    that joined the learner's replay buffer, and how many of them are relevant), ``reward_auc`` (ROC AUC of the
-    iteration's new images' rewards for telling the
-    relevant ones from the rest, scored before the learner trains on them; ``None`` when the iteration's new
+    before), ``new_image_relevant`` (per new image; ``None`` on the live web) and, at iteration ends,
+    ``replay_added`` and ``replay_relevant`` (full mode: the iteration's new images that joined the learner's replay
+    buffer, and how many of them are relevant), ``reward_auc`` (ROC AUC of the iteration's new images' rewards for
+    telling the relevant ones from the rest, scored before the learner trains on them; ``None`` when the iteration's new
     images are all relevant or all not, as on the live web). Per-result values are lists, not arrays, so that
     vector envs can batch answers of different lengths.
 

@@ -39,7 +39,8 @@ class InternetExplorerLiveEnv(InternetExplorerEnv):
     :class:`ie_env.web.download.Downloader`, de-duplicated by sha256, decoded and scored by the current encoder (the
     frozen one, or the learner in full mode). With ``record`` set, every answer and image goes into a snapshot;
     ``engine="replay", snapshot=<that folder>`` reruns the same episode offline with identical rewards. The live
-    web has no ground truth: ``relevant`` and ``new_relevant`` in ``info`` are always 0 and ``new_image_relevant`` is ``None``.
+    web has no ground truth: ``relevant`` and ``new_relevant`` in ``info`` are always 0 and ``new_image_relevant``
+    is ``None``.
     A recorded run also keeps the reward it gave each new image, and the query that brought it, in the snapshot
     (:meth:`offline_cache.snapshot.Snapshot.put_rewards`), so that ``ie-explore export --top N`` can rank them.
     """

@@ -75,8 +75,6 @@ class Source:
     """What a run or comparison folder holds, read for the page."""
 
     folder: Path
-    kind: str
-    """``comparison`` or ``run``."""
     title: str
     facts: dict
     """Settings shown under the title."""
@@ -133,7 +131,8 @@ def _comparison(folder: Path) -> Source:
     facts = {k: summary[k] for k in ("mode", "target", "world", "seeds", "budget", "queries_per_iteration",
                                      "results_per_query", "preset", "frozen_encoder", "image_size") if summary.get(k)}
     plots = [folder / p for p in summary.get("plots", [])]
-    return Source(folder, "comparison", f"comparison of {', '.join(summary['agents'])}", facts, summary, results,
+    arms = ", ".join(ARM_NAMES.get(a, a) for a in summary["agents"])
+    return Source(folder, f"comparison of {arms}", facts, summary, results,
                   runs, images, note, plots if all(p.is_file() for p in plots) else [])
 
 
@@ -162,7 +161,7 @@ def _run(folder: Path) -> Source:
         result = {**result, "final": keep(result["final"]), "curve": keep(result.get("curve", {})),
                   "iterations": keep(result.get("iterations", {}))}
     run = RunView(agent, seed, result["final"] if result else {}, read_explored(folder / EXPLORED))
-    return Source(folder, "run", f"run of {agent} (seed {seed})", facts, None,
+    return Source(folder, f"run of {agent} (seed {seed})", facts, None,
                   {agent: [result]} if result else {}, [run], images, note)
 
 
@@ -238,6 +237,11 @@ details { margin: 0.6em 0; } summary { cursor: pointer; font-weight: 600; }
 """
 
 
+def _hex(reward: float) -> str:
+    """The reward's frame colour (the same scale as the env's rendered frames) as ``#rrggbb``."""
+    return "#" + "".join(f"{c:02x}" for c in reward_colour(reward))
+
+
 def _cell(d: dict, several: bool) -> str:
     text = fmt(d["mean"]) + (f" [{fmt(d['lo'])}, {fmt(d['hi'])}]" if several else "")
     return (f'<td class="num" data-mean="{d["mean"]!r}" data-lo="{d["lo"]!r}" data-hi="{d["hi"]!r}">'
@@ -298,14 +302,13 @@ def _iteration(it: IterationFound, thumbs: dict, captions: dict, cfg: ReportConf
     size = cfg.thumb_size
     figures = []
     for img in it.top_images[:cfg.images_per_iteration or None]:
-        colour = "#%02x%02x%02x" % reward_colour(img.reward)
+        style = f'style="width:{size}px;height:{size}px;border-color:{_hex(img.reward)}"'
         tip = e(f"query: {img.query}\ncaption: {captions.get(img.sha256, '-')}\nreward {img.reward:.3f}"
                 + ("" if img.relevant is None else f"\n{'relevant' if img.relevant else 'not relevant'}"))
         mark = " &#10003;" if img.relevant else ""
         path = thumbs.get(img.sha256)
-        picture = (f'<img src="{e(path)}" width="{size}" height="{size}" style="border-color:{colour}" alt="{e(img.query)}">'
-                   if path else f'<div class="missing" style="width:{size}px;height:{size}px;border-color:{colour}">'
-                   "no image</div>")
+        picture = (f'<img src="{e(path)}" {style} alt="{e(img.query)}">' if path
+                   else f'<div class="missing" {style}>no image</div>')
         figures.append(f'<figure class="{"relevant" if img.relevant else "image"}" title="{tip}">{picture}'
                        f"<figcaption>{img.reward:.3f}{mark}</figcaption></figure>")
     gallery = f'<div class="gallery">{"".join(figures)}</div>' if figures else ""
@@ -350,8 +353,7 @@ def render(src: Source, plots: list[str], thumbs: dict, captions: dict, cfg: Rep
         parts.append(f"<p class='note'>No thumbnails: {e(src.images_note)}.</p>")
     parts.append("<p class='legend'>Per iteration: the best queries by reward and the best new images by reward, "
                  "framed in their reward's colour "
-                 + "".join(f"<span style='background:#%02x%02x%02x'>{r}</span>" % reward_colour(r)
-                           for r in (0.0, 0.25, 0.5, 0.75, 1.0))
+                 + "".join(f"<span style='background:{_hex(r)}'>{r}</span>" for r in (0.0, 0.25, 0.5, 0.75, 1.0))
                  + "; &#10003; relevant (ground truth, where there is one). Hover an image for its query and "
                  "caption.</p>")
     agents = list(dict.fromkeys(r.agent for r in src.runs))
@@ -376,7 +378,8 @@ def write_report(folder: str | Path, out: str | Path | None = None, cfg: ReportC
     out = Path(out) if out else Path(folder) / "report"
     out.mkdir(parents=True, exist_ok=True)
     plots = _plots(src, out)
-    shown = [i.sha256 for r in src.runs for it in r.iterations for i in it.top_images[:cfg.images_per_iteration or None]]
+    shown = [i.sha256 for r in src.runs for it in r.iterations
+             for i in it.top_images[:cfg.images_per_iteration or None]]
     thumbs, captions = _thumbnails(src, list(dict.fromkeys(shown)), out / "thumbs", cfg.thumb_size)
     if shown and src.images is not None and not thumbs:
         src.images_note = f"none of the images is stored in {src.images}"
