@@ -5,16 +5,19 @@
 
 The command line of :func:`ie_env.run.compare.compare_agents` (its options are the fields of
 :class:`ie_env.run.compare.CompareConfig`). Writes ``DIR/runs.json``, ``DIR/summary.json``, ``DIR/summary.csv``
-and PNG plots (and TensorBoard scalars with ``--tensorboard LOGDIR``), and prints a summary table and where the files
-are; ``--json`` adds the summary as one JSON line.
+and PNG plots (and TensorBoard scalars with ``--tensorboard LOGDIR``), and the report page ``DIR/report/index.html``
+(:mod:`ie_env.run.webpage`); prints a summary table, where the files are and, last, the page's path; ``--json`` adds
+the summary (with the page's path under ``report``) as one JSON line after it.
 """
 from __future__ import annotations
 
 import argparse
 import json
+from pathlib import Path
 
 from ie_env.run.compare import CompareConfig, compare_agents, print_summary
 from ie_env.run.options import add_config_arguments, config_from_args, parse_options
+from ie_env.run.webpage import write_report
 
 
 def main(argv=None) -> dict:
@@ -40,10 +43,12 @@ def main(argv=None) -> dict:
         ap.error(str(exc))
     summary = compare_agents(cfg)
     print_summary(summary, cfg.out)
-    if args.json:
-        print(json.dumps(summary))
     for f in summary["failed"]:
         print(f"FAILED on Ray (tried twice): {f['agent']} seed {f['seed']}: {f['error']}")
+    summary["report"] = str(write_report(cfg.out, Path(cfg.out) / "report"))
+    print(summary["report"])
+    if args.json:
+        print(json.dumps(summary))
     return summary
 
 

@@ -9,10 +9,16 @@ img2dataset; the snapshot's own key stays in the metadata.
 
 - ``webdataset``: ``OUT/00000.tar``, ``OUT/00001.tar``, ... holding ``KEY.jpg`` (the stored bytes; ``.png``,
   ``.gif`` or ``.webp`` for those formats), ``KEY.json`` (``key``, ``url``, ``caption``, ``license``, ``source``,
-  ``status``, ``sha256``, ``width``, ``height``, ``snapshot_key``) and ``KEY.txt`` (the caption). Readable with
-  ``webdataset.WebDataset("OUT/{00000..00001}.tar")``.
+  ``status``, ``sha256``, ``width``, ``height``, ``snapshot_key``, ``reward``, ``query``, ``relevant``) and
+  ``KEY.txt`` (the caption). Readable with ``webdataset.WebDataset("OUT/{00000..00001}.tar")``.
 - ``parquet``: ``OUT/00000.parquet``, ... with the same fields as columns plus ``image`` (the bytes); readable with
   ``pyarrow.parquet.read_table("OUT")``.
+
+``reward`` and ``query`` are what the run that recorded the snapshot gave the image and the query that brought it
+(kept in the snapshot's ``rewards`` table by a recording live run; ``null`` where none was kept), ``relevant`` its
+ground truth where there is one. The filters a dataset builder needs select by them: ``min_reward``, ``top`` (the
+``N`` highest rewards) and ``relevant_only``; with any of them the samples come in descending reward order, and a
+snapshot that kept no rewards (or no ground truth, for ``relevant_only``) is an error.
 
 Every shard is written to a temporary name and renamed when complete.
 """
@@ -47,6 +53,17 @@ class ExportConfig:
     """Output folder (created; must hold no shards yet)."""
     shard_size: int = 10_000
     """Samples per shard."""
+    top: int = 0
+    """Keep only the images with the ``top`` highest rewards the recording run gave them (0 = no limit)."""
+    min_reward: float | None = None
+    """Keep only the images whose reward is at least this."""
+    relevant_only: bool = False
+    """Keep only the images the ground truth calls relevant (snapshots recorded with ground truth)."""
+
+    @property
+    def filtered(self) -> bool:
+        """Whether the export selects by reward or relevance."""
+        return bool(self.top) or self.min_reward is not None or self.relevant_only
 
     def __post_init__(self) -> None:
         if self.format not in FORMATS:
@@ -55,6 +72,8 @@ class ExportConfig:
             raise ValueError("no output folder: give out (--out DIR)")
         if self.shard_size < 1:
             raise ValueError(f"shard_size={self.shard_size} must be a positive integer")
+        if self.top < 0:
+            raise ValueError(f"top={self.top}: give a positive number of images (0 = no limit)")
 
 
 @dataclass
@@ -76,6 +95,12 @@ class Sample:
     height: int
     snapshot_key: str
     """The image's key in the snapshot (a world's catalogue key, or the search result's key)."""
+    reward: float | None = None
+    """The reward the recording run gave the image (``None``: it kept none)."""
+    query: str | None = None
+    """The query that brought the image in that run."""
+    relevant: bool | None = None
+    """Ground truth, where the run had one."""
 
 
 def _candidates(snap: Snapshot) -> Iterator[tuple[str, str, dict]]:
@@ -109,6 +134,30 @@ def _samples(snap: Snapshot, skipped: Counter) -> Iterator[tuple[Sample, str]]:
             seen.add(sha)
             yield Sample(key=f"{n:09d}", status="ok", sha256=sha, width=0, height=0, **fields), sha
             n += 1
+
+
+def _selected(snap: Snapshot, samples: Iterator[tuple[Sample, str]], cfg: ExportConfig,
+              skipped: Counter) -> Iterator[tuple[Sample, str]]:
+    """The samples with the recording run's reward, query and relevance; when ``cfg`` asks, only those it selects
+    (the others counted in ``skipped["filtered"]``), renumbered in descending reward order."""
+    rewards = snap.rewards()
+    if cfg.filtered and not rewards:
+        raise ValueError(f"{snap.path} holds no rewards, so --top, --min-reward and --relevant-only have nothing to "
+                         "select by: rewards are kept by a run recorded into the snapshot (ie-explore live --record)")
+    if cfg.relevant_only and all(rel is None for _, _, rel in rewards.values()):
+        raise ValueError(f"{snap.path} has no ground truth (a live run's images): --relevant-only cannot select")
+    scored = ((replace(s, **dict(zip(("reward", "query", "relevant"), rewards[sha]))) if sha in rewards else s, sha)
+              for s, sha in samples)
+    if not cfg.filtered:
+        return scored
+    every = [s for s, _ in scored]
+    kept = [s for s in every if s.reward is not None and (cfg.min_reward is None or s.reward >= cfg.min_reward)
+            and (s.relevant or not cfg.relevant_only)]
+    kept.sort(key=lambda s: -s.reward)  # stable: equal rewards keep the snapshot's order
+    top = kept[:cfg.top or None]
+    if len(every) > len(top):
+        skipped["filtered"] += len(every) - len(top)
+    return ((replace(s, key=f"{n:09d}"), s.sha256) for n, s in enumerate(top))
 
 
 def _shards(samples: Iterator[tuple[Sample, str]], size: int) -> Iterator[list[tuple[Sample, str]]]:
@@ -161,14 +210,15 @@ def export_snapshot(snapshot: Snapshot | str | Path, cfg: ExportConfig) -> dict:
     """Write the snapshot's distinct images as shards (see the module docstring); returns what was written."""
     snap = open_snapshot(snapshot)
     out = Path(cfg.out)
-    out.mkdir(parents=True, exist_ok=True)
     suffix = ".tar" if cfg.format == "webdataset" else ".parquet"
     if any(out.glob(f"*{suffix}")):
         raise ValueError(f"{out} already holds {suffix} shards: export into an empty folder")
     write = _tar_writer() if cfg.format == "webdataset" else _parquet_writer()
     skipped: Counter = Counter()
+    selected = _selected(snap, _samples(snap, skipped), cfg, skipped)
+    out.mkdir(parents=True, exist_ok=True)
     shards, samples, size = [], 0, 0
-    for i, batch in enumerate(_shards(_samples(snap, skipped), cfg.shard_size)):
+    for i, batch in enumerate(_shards(selected, cfg.shard_size)):
         blobs = snap.get_blobs(sorted({sha for _, sha in batch}))
         missing = [sha for _, sha in batch if sha not in blobs]
         if missing:

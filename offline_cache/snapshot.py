@@ -14,6 +14,9 @@ table        rows
 ``results``  the ranked answers: ``engine``, ``query``, ``rank``, ``key``, ``url``, ``caption``,
              ``source``, ``license``, ``sha256``, ``width``, ``height``, ``meta`` (JSON).
 ``downloads`` one row per URL fetched by a live downloader: ``url``, ``status``, ``sha256``, ``detail``.
+``rewards``  the reward a recording run gave each image it downloaded: ``sha256`` (primary key), ``reward``,
+             ``query`` (the one that brought it), ``relevant`` (ground truth, NULL where there is none),
+             ``iteration``. A later run recording into the snapshot replaces an image's row.
 ============ ==========================================================================================
 
 Atomicity: a query's ``queries`` row and all its ``results`` rows are written in one transaction, and the
@@ -53,6 +56,8 @@ CREATE TABLE IF NOT EXISTS results (engine TEXT NOT NULL, query TEXT NOT NULL, r
     height INTEGER, meta TEXT, PRIMARY KEY (engine, query, rank));
 CREATE TABLE IF NOT EXISTS downloads (url TEXT PRIMARY KEY, status TEXT NOT NULL, sha256 TEXT, detail TEXT,
     created REAL NOT NULL);
+CREATE TABLE IF NOT EXISTS rewards (sha256 TEXT PRIMARY KEY, reward REAL NOT NULL, query TEXT NOT NULL,
+    relevant INTEGER, iteration INTEGER, created REAL NOT NULL);
 """
 
 
@@ -176,6 +181,17 @@ class Snapshot:
             self._conn.execute("INSERT OR REPLACE INTO downloads VALUES (?, ?, ?, ?, ?)",
                                (url, status, sha256, detail, time.time()))
 
+    def put_rewards(self, query: str, hashes: list[str], rewards: list[float], relevant: list | None = None,
+                    iteration: int = 0) -> None:
+        """Keep the reward a run gave each of these images (brought by ``query``); ``relevant``: ground truth per
+        image, where there is one."""
+        flags = relevant if relevant is not None else [None] * len(hashes)
+        now = time.time()
+        with self.transaction():
+            self._conn.executemany("INSERT OR REPLACE INTO rewards VALUES (?, ?, ?, ?, ?, ?)",
+                                   [(h, float(r), query, None if f is None else int(bool(f)), int(iteration), now)
+                                    for h, r, f in zip(hashes, rewards, flags)])
+
     # --- reading ---------------------------------------------------------------------------------
     def _query(self, sql: str, args: tuple = ()) -> list[tuple]:
         with self._lock:
@@ -197,14 +213,18 @@ class Snapshot:
             raise KeyError(f"blob {sha256} not in snapshot {self.path}")
         return rows[0][0]
 
+    def _where_in(self, sql: str, values: list[str]) -> list[tuple]:
+        """``sql``, whose ``{marks}`` is an ``IN`` list, run over ``values`` 500 at a time (SQLite's limit on
+        parameters)."""
+        rows: list[tuple] = []
+        for start in range(0, len(values), 500):
+            part = values[start:start + 500]
+            rows += self._query(sql.format(marks=",".join("?" * len(part))), tuple(part))
+        return rows
+
     def get_blobs(self, hashes: list[str]) -> dict[str, bytes]:
         """Several blobs in one round trip (missing ones are left out)."""
-        out: dict[str, bytes] = {}
-        for start in range(0, len(hashes), 500):
-            part = hashes[start:start + 500]
-            marks = ",".join("?" * len(part))
-            out.update(self._query(f"SELECT sha256, data FROM blobs WHERE sha256 IN ({marks})", tuple(part)))
-        return out
+        return dict(self._where_in("SELECT sha256, data FROM blobs WHERE sha256 IN ({marks})", hashes))
 
     @staticmethod
     def _result(row: tuple) -> SearchResult:
@@ -238,6 +258,22 @@ class Snapshot:
         """Every recorded fetch as ``(url, status, sha256, detail)``, in the order they were recorded."""
         return [(u, st, sha or "", d or "") for u, st, sha, d in self._query(
             "SELECT url, status, sha256, detail FROM downloads ORDER BY created, url")]
+
+    def rewards(self) -> dict[str, tuple[float, str, bool | None]]:
+        """``sha256 -> (reward, query, relevant)`` kept by the runs recorded into this snapshot (empty when none
+        kept any, or the snapshot predates the table)."""
+        if not self._query("SELECT 1 FROM sqlite_master WHERE type='table' AND name='rewards'"):
+            return {}
+        return {sha: (reward, query, None if rel is None else bool(rel))
+                for sha, reward, query, rel in self._query("SELECT sha256, reward, query, relevant FROM rewards")}
+
+    def captions(self, hashes: list[str]) -> dict[str, str]:
+        """A caption for each of these images that has one (its catalogue entry's, else a recorded result's)."""
+        out: dict[str, str] = {}
+        for table in ("results", "images"):  # the catalogue's caption wins; within a table the first row's
+            out.update(self._where_in(f"SELECT sha256, caption FROM {table} WHERE sha256 IN ({{marks}}) "
+                                      "AND caption != '' ORDER BY rowid DESC", hashes))
+        return out
 
     def images(self) -> list[SearchResult]:
         """The world's catalogue, ordered by key."""

@@ -1,5 +1,6 @@
 """`ie-explore export`: a snapshot's distinct images as webdataset tar shards or parquet, read back by the
-webdataset package and by pyarrow."""
+webdataset package and by pyarrow; the filters by the recording run's reward (--top, --min-reward) and ground
+truth (--relevant-only)."""
 from __future__ import annotations
 
 import io
@@ -14,7 +15,8 @@ from ie_env.types import SearchResult
 from offline_cache.export import ExportConfig, export_snapshot
 from offline_cache.snapshot import Snapshot, sha256_hex
 
-FIELDS = {"key", "url", "caption", "license", "source", "status", "sha256", "width", "height", "snapshot_key"}
+FIELDS = {"key", "url", "caption", "license", "source", "status", "sha256", "width", "height", "snapshot_key",
+          "reward", "query", "relevant"}
 
 
 @pytest.fixture(scope="module")
@@ -50,6 +52,7 @@ def test_export_webdataset_reads_back_with_webdataset(recording, tmp_path):
         assert set(meta) == FIELDS and meta["status"] == "ok" and meta["sha256"] == sha == sha256_hex(image)
         assert meta["url"] == f"https://web.test/{i}.jpg" and s["txt"].decode() == meta["caption"] == f"a tabby cat {i}"
         assert meta["license"] == "by" and meta["snapshot_key"] == f"k{i}"
+        assert meta["reward"] is meta["query"] is meta["relevant"] is None  # no run kept rewards
         assert Image.open(io.BytesIO(image)).size == (meta["width"], meta["height"])
     with pytest.raises(ValueError, match="already holds .tar shards"):
         export_snapshot(path, ExportConfig(format="webdataset", out=str(out)))
@@ -81,3 +84,76 @@ def test_export_world_from_the_command_line(tiny_world, tmp_path, capsys):
     assert [m["caption"] for m in metas] == tiny_world.captions
     assert cli_main(["export", str(tmp_path / "nothing"), "--out", str(tmp_path / "x")]) == 2
     assert "no snapshot at" in capsys.readouterr().err
+
+
+@pytest.fixture
+def rewarded(recording, tmp_path):
+    """The recording plus the rewards of a run with ground truth (image 2 has none: a catalogue image never scored)."""
+    path, hashes = recording
+    copy = tmp_path / "rewarded"
+    with Snapshot(path, readonly=True) as src, Snapshot(copy, create=True) as snap:
+        for sha in hashes:
+            snap.put_blob(src.get_blob(sha))
+        for engine, query in src.recorded_queries():
+            snap.put_results(engine, query, src.get_results(engine, query))
+        for url, status, sha, detail in src.downloads():
+            snap.put_download(url, status, sha, detail)
+        snap.put_rewards("tabby cat", [hashes[0], hashes[1], hashes[3]], [0.5, 0.9, 0.7], [True, False, True])
+    return copy, hashes
+
+
+def read_back(out):
+    import webdataset as wds
+
+    return [json.loads(s["json"]) for s in wds.WebDataset(sorted(str(p) for p in out.glob("*.tar")),
+                                                           shardshuffle=False)]
+
+
+def test_top_min_reward_and_relevant_only_select_by_the_runs_reward(rewarded, tmp_path, capsys):
+    path, hashes = rewarded
+    assert cli_main(["export", str(path), "--top", "2", "--out", str(tmp_path / "top"), "--json"]) == 0
+    report = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert report["samples"] == 2 and report["skipped"]["filtered"] == 2
+    metas = read_back(tmp_path / "top")
+    assert [(m["key"], m["sha256"], m["reward"], m["query"], m["relevant"]) for m in metas] == [
+        ("000000000", hashes[1], 0.9, "tabby cat", False), ("000000001", hashes[3], 0.7, "tabby cat", True)]
+    export_snapshot(path, ExportConfig(out=str(tmp_path / "min"), min_reward=0.6))
+    assert [m["reward"] for m in read_back(tmp_path / "min")] == [0.9, 0.7]
+    export_snapshot(path, ExportConfig(out=str(tmp_path / "rel"), relevant_only=True, shard_size=1))
+    assert [(m["reward"], m["relevant"]) for m in read_back(tmp_path / "rel")] == [(0.7, True), (0.5, True)]
+    export_snapshot(path, ExportConfig(out=str(tmp_path / "all")))  # no filter: every image, rewards where kept
+    assert [m["reward"] for m in read_back(tmp_path / "all")] == [0.5, 0.9, None, 0.7]
+
+
+def test_a_reward_filter_on_a_snapshot_without_rewards_is_a_one_line_error(recording, tmp_path, capsys):
+    path, _ = recording
+    for flag in (["--top", "3"], ["--min-reward", "0.5"], ["--relevant-only"]):
+        assert cli_main(["export", str(path), *flag, "--out", str(tmp_path / "x")]) == 2
+        err = capsys.readouterr().err.strip().splitlines()
+        assert len(err) == 1 and "holds no rewards" in err[0] and "ie-explore live --record" in err[0]
+    assert not (tmp_path / "x").exists()
+
+
+def test_recorded_live_run_keeps_its_rewards_and_exports_the_best(tiny_world, tmp_path, capsys):
+    from offline_cache.server import SnapshotServer
+
+    rec, run = tmp_path / "rec", tmp_path / "run"
+    with SnapshotServer(world=tiny_world) as server:
+        assert cli_main(["live", "--engine", "clip_retrieval", "--engine-option", f"base_url={server.url}",
+                         "--engine-option", f"indice_name={tiny_world.name}", "--downloader-option",
+                         "allow_private=true", "--record", str(rec), "--target", "tiny-imagenet:dog.n.01",
+                         "--mode", "frozen", "--frozen-encoder", "resnet18", "--image-size", "32",
+                         "--vocabulary-under", "dog.n.01,cat.n.01", "--budget", "6", "--queries-per-iteration", "3",
+                         "--results-per-query", "8", "--out", str(run), "--json"]) == 0
+    final = json.loads(capsys.readouterr().out.strip().splitlines()[-1])["final"]
+    with Snapshot(rec, readonly=True) as snap:
+        rewards = snap.rewards()
+        stored = {sha for _, status, sha, _ in snap.downloads() if status == "ok"}
+    assert len(rewards) == final["distinct_images"] and set(rewards) == stored
+    assert all(rel is None for _, _, rel in rewards.values())  # the live web has no ground truth
+    assert cli_main(["export", str(rec), "--top", "5", "--out", str(tmp_path / "top")]) == 0
+    metas = read_back(tmp_path / "top")
+    best = sorted(rewards.values(), key=lambda v: -v[0])[:5]
+    assert [m["reward"] for m in metas] == [v[0] for v in best] and all(m["query"] for m in metas)
+    assert cli_main(["export", str(rec), "--relevant-only", "--out", str(tmp_path / "rel")]) == 2
+    assert "has no ground truth" in capsys.readouterr().err

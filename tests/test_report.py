@@ -33,7 +33,8 @@ def compared(tiny_world, tmp_path_factory):
 def test_compare_prints_table_then_files_and_json_only_when_asked(compared):
     out, summary, lines = compared
     assert json.loads(lines[-1])["agents"] == json.loads(json.dumps(summary["agents"]))  # --json: the last line
-    table = lines[:-1]
+    assert lines[-2] == str(out / "run" / "report" / "index.html") == summary["report"]  # then the page
+    table = lines[:-2]
     assert not any(line.startswith("{") for line in table)
     assert table[-1].startswith(f"results in {out / 'run'}/: summary.json, summary.csv, runs.json, relevant_images.png")
     steps = re.search(r"env steps/s: (\S+)$", table[-2]).group(1)
@@ -115,8 +116,11 @@ def test_demo_ends_with_the_table_and_prints_json_only_with_flag(compared, monke
     assert cfg.seeds == 3
     assert f"results in {out / 'run'}/" in text and "arm" in text and not any(
         line.startswith("{") for line in text.splitlines())
+    page = out / "run" / "report" / "index.html"
+    assert text.strip().splitlines()[-1] == str(page) and page.is_file()  # the page's path last
     assert cli.main(["demo", "--out", str(out / "run"), "--json"]) == 0
-    assert json.loads(capsys.readouterr().out.strip().splitlines()[-1])["agents"]["gp"]
+    last = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert last["agents"]["gp"] and last["report"] == str(page)
 
 
 def full_summary(gp: float, random: float, target: float, half: float, seeds: int = 3) -> dict:

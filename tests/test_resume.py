@@ -1,6 +1,7 @@
 """Crash and resume: a recorded run of the loop (full mode, against a real server on 127.0.0.1) is killed with
 SIGKILL at six different points, resumed with ``--resume``, and must end exactly like an uninterrupted run:
-the same final metrics, curves and queries, and the same snapshot rows (nothing lost, nothing twice)."""
+the same final metrics, curves and queries, the same snapshot rows, rewards kept included (nothing lost, nothing
+twice), and the same explored.jsonl."""
 from __future__ import annotations
 
 import json
@@ -61,6 +62,8 @@ def snapshot_rows(path) -> dict:
             "downloads": con.execute("SELECT url, status, sha256, detail FROM downloads ORDER BY 1").fetchall(),
             "meta": con.execute("SELECT key, value FROM meta WHERE key IN ('download_status', 'recorded_engines') "
                                 "ORDER BY 1").fetchall(),
+            "rewards": con.execute("SELECT sha256, reward, query, relevant, iteration FROM rewards "
+                                   "ORDER BY 1").fetchall(),
         }
     finally:
         con.close()
@@ -69,7 +72,8 @@ def snapshot_rows(path) -> dict:
 def outcome(run_dir, snap) -> dict:
     result = json.loads((run_dir / "result.json").read_text())
     return {"final": result["final"], "curve": result["curve"], "iterations": result["iterations"],
-            "queries": result["queries"], "snapshot": snapshot_rows(snap)}
+            "queries": result["queries"], "snapshot": snapshot_rows(snap),
+            "explored": (run_dir / "explored.jsonl").read_text()}
 
 
 @pytest.fixture(scope="module")

@@ -144,12 +144,13 @@ class InternetExplorerEnv(gym.Env):
 
     ## Info
     ``query``, ``concept``, ``keys`` (result image keys), ``image_rewards`` (list), ``new_images``, ``new_reward``,
-    ``new_image_rewards`` (list), ``iteration``, ``iteration_end``, ``knn_accuracy`` (full mode, at iteration ends)
+    ``new_image_rewards`` (list), ``new_sha256`` (the new images' content hashes, aligned with ``new_image_rewards``),
+    ``iteration``, ``iteration_end``, ``knn_accuracy`` (full mode, at iteration ends)
     and, for measurement only, ``relevant`` (relevant results), ``new_relevant`` (relevant images never seen
-    before) and, at iteration ends, ``replay_added`` and ``replay_relevant`` (full mode: the iteration's new images
-    that joined the learner's replay buffer, and how many of them are relevant), ``reward_auc`` (ROC AUC of the
-    iteration's new images' rewards for telling the
-    relevant ones from the rest, scored before the learner trains on them; ``None`` when the iteration's new
+    before), ``new_image_relevant`` (per new image; ``None`` on the live web) and, at iteration ends,
+    ``replay_added`` and ``replay_relevant`` (full mode: the iteration's new images that joined the learner's replay
+    buffer, and how many of them are relevant), ``reward_auc`` (ROC AUC of the iteration's new images' rewards for
+    telling the relevant ones from the rest, scored before the learner trains on them; ``None`` when the iteration's new
     images are all relevant or all not, as on the live web). Per-result values are lists, not arrays, so that
     vector envs can batch answers of different lengths.
 
@@ -228,6 +229,15 @@ class InternetExplorerEnv(gym.Env):
 
     def _wnid(self, image_id) -> str:
         return str(self.world.wnids[image_id])
+
+    def _hashes(self, ids: list) -> list[str]:
+        """Content hashes (sha256 of the stored bytes) of images ``ids``: where their pixels are kept."""
+        sha = self.world.sha256
+        return [sha[i] for i in ids]
+
+    def _truth(self, flags: np.ndarray) -> list | None:
+        """Per-image relevance for ``info`` (ground truth of the offline world; the live env has none)."""
+        return flags.tolist()
 
     def _images(self, ids: list) -> np.ndarray:
         return self.world.load_images(ids, self.config.image_size)
@@ -318,7 +328,8 @@ class InternetExplorerEnv(gym.Env):
         info = {"query": query, "concept": concept, "keys": self._keys(results),
                 "image_rewards": image_rewards.tolist(), "new_images": len(new),
                 "new_reward": float(np.sort(new_rewards)[::-1][:k].sum() / k),
-                "new_image_rewards": new_rewards.tolist(),
+                "new_image_rewards": new_rewards.tolist(), "new_sha256": self._hashes(new),
+                "new_image_relevant": self._truth(relevant[at]),
                 "iteration": self.iteration, "relevant": int(np.sum(relevant)), "new_relevant": len(new_relevant),
                 "iteration_end": False}
         if self.t % self.config.queries_per_iteration == 0 or self.t == self.config.budget:

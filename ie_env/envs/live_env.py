@@ -39,7 +39,10 @@ class InternetExplorerLiveEnv(InternetExplorerEnv):
     :class:`ie_env.web.download.Downloader`, de-duplicated by sha256, decoded and scored by the current encoder (the
     frozen one, or the learner in full mode). With ``record`` set, every answer and image goes into a snapshot;
     ``engine="replay", snapshot=<that folder>`` reruns the same episode offline with identical rewards. The live
-    web has no ground truth: ``relevant`` and ``new_relevant`` in ``info`` are always 0.
+    web has no ground truth: ``relevant`` and ``new_relevant`` in ``info`` are always 0 and ``new_image_relevant``
+    is ``None``.
+    A recorded run also keeps the reward it gave each new image, and the query that brought it, in the snapshot
+    (:meth:`offline_cache.snapshot.Snapshot.put_rewards`), so that ``ie-explore export --top N`` can rank them.
     """
 
     config_class = LiveEnvConfig
@@ -116,6 +119,20 @@ class InternetExplorerLiveEnv(InternetExplorerEnv):
 
     def _wnid(self, image_id) -> str:
         return ""
+
+    def _hashes(self, ids: list) -> list[str]:
+        return list(ids)  # the live env's image ids are the content hashes
+
+    def _truth(self, flags: np.ndarray) -> None:
+        return None  # the live web has no ground truth
+
+    def step(self, action):
+        out = super().step(action)
+        info = out[-1]
+        if self.config.record and info["new_sha256"]:  # the run's reward of every image it downloaded, for export
+            self.engine.snapshot.put_rewards(info["query"], info["new_sha256"], info["new_image_rewards"],
+                                             iteration=info["iteration"])
+        return out
 
     def _images(self, ids: list) -> np.ndarray:
         size = self.config.image_size

@@ -1,7 +1,8 @@
 """``ie-explore``: the command line of the project.
 
 Subcommands: ``vocab``, ``embed-vocab``, ``build-world``, ``search``, ``inspect``, ``verify``, ``export`` (a
-snapshot as webdataset or parquet shards), ``refetch`` (retry a snapshot's failed downloads), ``target``, ``demo``
+snapshot as webdataset or parquet shards, optionally its best images by the recording run's reward), ``report`` (a
+run or comparison as a static web page), ``refetch`` (retry a snapshot's failed downloads), ``target``, ``demo``
 (the main job), ``run`` (the loop on an offline world), ``live`` (the loop on a live engine), ``serve`` (snapshot
 server). Every JSON-printing command prints one JSON document as the last line of its output. Errors are one line
 on stderr and exit status 2.
@@ -25,8 +26,9 @@ from ie_env.envs.live_env import InternetExplorerLiveEnv
 from ie_env.envs.presets import PRESETS as PRESETS_ENV
 from ie_env.learning.distributed import DEVICES
 from ie_env.run.compare import CompareConfig, compare_agents, demo_table, ordering_sentence, print_summary
-from ie_env.run.options import add_config_arguments, parse_options
+from ie_env.run.options import add_config_arguments, config_from_args, parse_options
 from ie_env.run.runner import RESULT, run_episode
+from ie_env.run.webpage import ReportConfig, write_report
 from ie_env.web.download import format_status
 from ie_env.web.search import ENGINES, make_engine
 from offline_cache.export import FORMATS, ExportConfig, export_snapshot
@@ -85,7 +87,8 @@ def cmd_verify(args) -> dict:
 
 
 def cmd_export(args) -> dict:
-    cfg = ExportConfig(format=args.format, out=args.out, shard_size=args.shard_size)
+    cfg = ExportConfig(format=args.format, out=args.out, shard_size=args.shard_size, top=args.top,
+                       min_reward=args.min_reward, relevant_only=args.relevant_only)
     return export_snapshot(world_dir(args.snapshot), cfg)
 
 
@@ -123,7 +126,16 @@ def cmd_demo(args) -> dict | None:
         if sentence:
             print(sentence)
     print("(the trunk is ImageNet-pretrained with labels, among them the web's classes: see README, 'Two learners')")
-    return summary if args.json else None
+    page = write_report(cfg.out, Path(cfg.out) / "report")
+    print(page)  # the last line: the page to open (with --json, the JSON document follows and names it too)
+    return summary | {"report": str(page)} if args.json else None
+
+
+def cmd_report(args) -> dict:
+    cfg = config_from_args(args, ReportConfig)
+    page = write_report(args.folder, args.out or None, cfg)
+    print(page)
+    return {"report": str(page)} if args.json else None
 
 
 RUN_CONFIG = "config.json"
@@ -248,6 +260,18 @@ def build_parser() -> argparse.ArgumentParser:
                     "parquet (OUT/00000.parquet, ...)")
     sp.add_argument("--out", required=True, help="output folder (must hold no shards yet)")
     sp.add_argument("--shard-size", type=int, default=ExportConfig.shard_size, help="samples per shard")
+    sp.add_argument("--top", type=int, default=0, metavar="N", help="keep the N images with the highest reward the "
+                    "recording run gave them (samples then in descending reward order)")
+    sp.add_argument("--min-reward", type=float, default=None, metavar="R", help="keep the images whose reward is at "
+                    "least R")
+    sp.add_argument("--relevant-only", action="store_true", help="keep the images the ground truth calls relevant "
+                    "(snapshots recorded with ground truth)")
+    sp = add("report", cmd_report, "write a run or comparison folder as a static web page (OUT/index.html: tables, "
+             "plots, and per agent and iteration the best queries and a gallery of the best images by reward)")
+    sp.add_argument("folder", help="a run folder (--out of ie-explore run/live) or a comparison folder (--out of "
+                    "experiments/compare_agents.py or ie-explore demo)")
+    sp.add_argument("--out", default="", help="output folder (default: FOLDER/report); the page is OUT/index.html")
+    add_config_arguments(sp, ReportConfig)
     sp = add("refetch", cmd_refetch, "retry the downloads a snapshot recorded as failed; updates its images and "
              "status histogram")
     sp.add_argument("snapshot", help="snapshot folder of a recorded run")

@@ -11,7 +11,9 @@ curves, after every episode), ``OUT/summary.json`` (per agent: mean and 95% inte
 ``paired["knn_accuracy"]["gp-random"]``, and the curves per iteration ``knn_curves`` and ``reward_auc_curves``;
 ``failed``: episodes that failed on Ray twice), the same as
 ``OUT/summary.csv`` (one row per agent), PNG plots and, with ``tensorboard`` set, TensorBoard scalars per
-iteration (:mod:`ie_env.run.report`). ``experiments/compare_agents.py`` and ``ie-explore demo`` are its command
+iteration (:mod:`ie_env.run.report`). What each episode found per iteration (its best queries and images by reward,
+:mod:`ie_env.run.explored`) goes to ``OUT/runs/<agent>/seed_<n>/explored.jsonl``, not into ``runs.json``; the report
+page (:mod:`ie_env.run.webpage`) shows it. ``experiments/compare_agents.py`` and ``ie-explore demo`` are its command
 lines. ``preset`` applies a named set of env/learner options (:mod:`ie_env.run.presets`). With ``ray`` set, every
 episode is a Ray task (:mod:`ie_env.run.ray_sweep`) that builds the env in its own worker process
 (:func:`worker_episode`).
@@ -33,6 +35,7 @@ from agents.descriptors import load_descriptors
 from ie_env.atomic import atomic_write_json
 from ie_env.data.text_embedding import concept_embeddings
 from ie_env.envs.env import EnvConfig, InternetExplorerEnv
+from ie_env.run.explored import EXPLORED, ExploredConfig, write_explored
 from ie_env.run.presets import describe, env_overrides
 from ie_env.run.ray_sweep import run_tasks
 from ie_env.run.report import fmt, require_tensorboard, write_summary_csv, write_tensorboard
@@ -93,6 +96,9 @@ class CompareConfig:
     preset: str = ""
     """Named full-mode preset (``cpu``: the paper's schedule sized for a 2-core CPU; see ie_env.run.presets). Its
     options replace the defaults; options set explicitly to non-default values still win."""
+    explored_images: int = ExploredConfig.top_images
+    """New images kept per iteration of every episode, the highest rewards first, in
+    OUT/runs/<agent>/seed_<n>/explored.jsonl (the report page's galleries)."""
 
     def __post_init__(self) -> None:
         if self.seeds < 1 or self.budget < 1:
@@ -239,7 +245,7 @@ def run_one(cfg: CompareConfig, name: str, seed: int, env: InternetExplorerEnv, 
         if name.startswith("gp") or name in ("ppo", "dqn"):  # posteriors refit once an iteration, as in the paper
             options = {"refit_every": env.config.queries_per_iteration, **options}
         agent = make_agent_for_env(name, env, **options)
-    run = run_episode(env, agent, seed, bar)
+    run = run_episode(env, agent, seed, bar, explored=ExploredConfig(top_images=cfg.explored_images))
     if env.config.mode == "full":
         run["final"].update(env.scorer.linear_probe(seed))
     return run
@@ -254,6 +260,11 @@ def worker_episode(cfg: CompareConfig, name: str, seed: int) -> dict:
     if not _worker_env or _worker_env[0][0] != cfg:
         _worker_env[:] = [(cfg, make_env(cfg))]
     return run_one(cfg, name, seed, _worker_env[0][1])
+
+
+def run_folder(out: str | Path, agent: str, seed: int) -> Path:
+    """The folder of one episode's files in a comparison's output folder."""
+    return Path(out) / "runs" / agent / f"seed_{seed}"
 
 
 def compare_agents(cfg: CompareConfig) -> dict:
@@ -277,6 +288,8 @@ def compare_agents(cfg: CompareConfig) -> dict:
                 todo.append((name, seed))
 
     def finish(job: tuple[str, int], result: dict) -> None:
+        if "explored" in result:  # kept beside the runs, bounded, not in runs.json
+            write_explored(run_folder(out, *job) / EXPLORED, result.pop("explored"))
         runs[job[0]] = sorted([*runs[job[0]], result], key=lambda r: r["seed"])
         atomic_write_json(out / "runs.json", runs)  # a crash later loses no finished episode
 
@@ -306,7 +319,7 @@ def compare_agents(cfg: CompareConfig) -> dict:
 def summarise(cfg: CompareConfig, env, runs: dict) -> dict:
     """Means and 95% intervals over seeds of each agent's final metrics."""
     options = {k: v for k, v in asdict(cfg).items()
-               if k not in ("out", "resume", "agents", "first_seed", "tensorboard", "ray")}
+               if k not in ("out", "resume", "agents", "first_seed", "tensorboard", "ray", "explored_images")}
     summary: dict = {**options, "frozen_encoder": env.config.frozen_encoder, "image_size": env.config.image_size,
                      "world_counts": world_counts(env), "agents": {}}
     for name, seeds in runs.items():

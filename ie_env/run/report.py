@@ -1,5 +1,6 @@
 """Writing a comparison's results for people and tools: figures with useful precision, ``summary.csv`` and
-TensorBoard scalars (the plots and the printed table are in :mod:`ie_env.run.compare`)."""
+TensorBoard scalars (the plots and the printed table are in :mod:`ie_env.run.compare`, the web page in
+:mod:`ie_env.run.webpage`)."""
 from __future__ import annotations
 
 import csv
@@ -24,12 +25,17 @@ def require_tensorboard(option: str) -> None:
         raise ValueError(f"{option} needs the tensorboard package, which is not installed: pip install tensorboard")
 
 
+def interval_metrics(summary: dict) -> list[str]:
+    """The metrics with a mean and interval in any agent's summary, in order of first appearance."""
+    return list(dict.fromkeys(m for entry in summary["agents"].values() for m, v in entry.items()
+                              if isinstance(v, dict) and "mean" in v))
+
+
 def write_summary_csv(summary: dict, path: str | Path) -> None:
     """One row per agent: ``agent``, then ``<metric>_mean``, ``<metric>_lo``, ``<metric>_hi`` for every metric
     with an interval, and ``steps_per_s`` (blank where an agent lacks a metric, e.g. the target-only baseline)."""
     agents = summary["agents"]
-    metrics = list(dict.fromkeys(m for entry in agents.values() for m, v in entry.items()
-                                 if isinstance(v, dict) and "mean" in v))
+    metrics = interval_metrics(summary)
     columns = ["agent"] + [f"{m}_{part}" for m in metrics for part in ("mean", "lo", "hi")] + ["steps_per_s"]
     buf = io.StringIO()
     writer = csv.DictWriter(buf, columns, restval="", lineterminator="\n")

@@ -4,6 +4,10 @@ a checkpoint at every iteration boundary so that a killed run resumes with nothi
     result = run_episode(env, agent, seed=0, run_dir="runs/gp-0")                # writes checkpoints
     result = run_episode(env, agent, seed=0, run_dir="runs/gp-0", resume=True)   # after a crash
 
+Beside it, ``explored.jsonl`` (:mod:`ie_env.run.explored`, replaced atomically at every iteration end) keeps what each
+iteration found for the report page: its best queries and images by reward, bounded by ``explored``; the checkpoint
+holds the same list, so a resumed run keeps it. The result carries it under ``explored`` (``result.json`` does not).
+
 The checkpoint (``checkpoint.pt``, written at the start and at every iteration end, replaced atomically) holds the env's episode (learner and momentum encoder,
 optimiser, replay buffer, RNGs, what was found, the fetcher's memory of URLs and images), the agent's state
 (observations, posterior inputs, RNG) and the curves so far. It holds tensors and plain containers only and is
@@ -15,6 +19,7 @@ from __future__ import annotations
 
 import io
 import time
+from dataclasses import asdict
 from pathlib import Path
 
 import numpy as np
@@ -24,6 +29,7 @@ from tqdm.auto import tqdm
 from ie_env.atomic import atomic_write_bytes, atomic_write_json
 from ie_env.failpoints import failpoint
 from ie_env.learning.distributed import is_main
+from ie_env.run.explored import EXPLORED, ExploredConfig, IterationRecorder, write_explored
 
 CHECKPOINT = "checkpoint.pt"
 RESULT = "result.json"
@@ -91,8 +97,9 @@ def _action(env, q):
 
 
 def run_episode(env, agent, seed: int, bar=None, progress: bool = False, run_dir: str | Path | None = None,
-                resume: bool = False) -> dict:
-    """One episode; returns the final metrics and curves per query and per iteration. Queries the agent knows
+                resume: bool = False, explored: ExploredConfig | None = None) -> dict:
+    """One episode; returns the final metrics and curves per query and per iteration, and under ``explored`` what
+    each iteration found (plain dicts of :class:`ie_env.run.explored.IterationFound`). Queries the agent knows
     ahead (:meth:`agents.base.Agent.upcoming`) go to ``env.prefetch`` first, to be answered in one batch.
 
     Args:
@@ -102,6 +109,7 @@ def run_episode(env, agent, seed: int, bar=None, progress: bool = False, run_dir
         bar: a tqdm bar to advance by one per query; ``progress`` makes a bar of its own.
         run_dir: folder for ``checkpoint.pt`` (every iteration end) and ``result.json`` (at the end).
         resume: continue from ``run_dir``'s checkpoint (from the start when there is none yet).
+        explored: how many queries and images of each iteration to keep (default :class:`ExploredConfig`).
     """
     state = load_checkpoint(run_dir) if (run_dir and resume) else None
     write = bool(run_dir) and is_main()  # under torchrun every process runs the episode; rank 0 writes its files
@@ -118,6 +126,8 @@ def run_episode(env, agent, seed: int, bar=None, progress: bool = False, run_dir
         if write:  # a run killed before its first iteration ends resumes from here, not from a fresh env
             save_checkpoint(run_dir, {"seed": int(seed), "env": env.state_dict(), "agent": agent.state_dict(),
                                       "log": log})
+    log.setdefault("explored", [])
+    recorder = IterationRecorder(explored)
     budget = env.config.budget
     own = tqdm(total=budget, initial=env.t, desc=f"episode (seed {seed})", unit="query") \
         if progress and bar is None else None
@@ -141,6 +151,7 @@ def run_episode(env, agent, seed: int, bar=None, progress: bool = False, run_dir
         log["it_new"] += info["new_images"]
         log["it_rel"] += info["new_relevant"]
         log["it_rewards"].append(float(reward))
+        recorder.step(info, reward)
         m = env.metrics()
         for k in log["curve"]:
             log["curve"][k].append(m[k])
@@ -156,7 +167,9 @@ def run_episode(env, agent, seed: int, bar=None, progress: bool = False, run_dir
                 it.setdefault("replay_added", []).append(info["replay_added"])
                 it.setdefault("replay_relevant", []).append(info["replay_relevant"])
             log.update(it_new=0, it_rel=0, it_rewards=[])
+            log["explored"].append(asdict(recorder.close(info["iteration"], info)))
             if write:
+                write_explored(Path(run_dir) / EXPLORED, log["explored"])
                 now = time.perf_counter()
                 log["seconds"] += now - start
                 start = now
@@ -171,4 +184,4 @@ def run_episode(env, agent, seed: int, bar=None, progress: bool = False, run_dir
               "seconds": log["seconds"], "time_split": {**split, "agent": log.get("agent_seconds", 0.0)}}
     if write:
         atomic_write_json(Path(run_dir) / RESULT, result)
-    return result
+    return result | {"explored": log["explored"]}
