@@ -85,10 +85,14 @@ class GPThompsonAgent(GPDrivenAgent):
         post = self.posterior
         pool = self._pool
         draw = post.mean[pool].astype(np.float64) + post.std[pool].astype(np.float64) * self.rng.standard_normal(len(pool))
-        used = np.isin(pool, self.used + [c for (c, _), ds in self.issued.items() if len(ds) > len(self.descriptors)])
+        used = np.isin(pool, self.used)
         if used.any() and not used.all():
             draw[used] = -np.inf
-        c = int(pool[int(np.argmax(draw))])
+        best = int(np.argmax(draw))
+        while self.exhausted(int(pool[best])) and np.isfinite(draw).sum() > 1:  # every variant issued: the next
+            draw[best] = -np.inf
+            best = int(np.argmax(draw))
+        c = int(pool[best])
         self.used.append(c)
         return self.make_query(c, self.config.p_descriptor)
 

@@ -137,7 +137,7 @@ class Agent:
         self.rng = make_rng(0)
         self.steps = 0
         self.descriptors: list[str] = []
-        self.issued: dict[tuple[int, str], set[int]] = {}
+        self.issued: dict[str, set[int]] = {}  # query text without descriptor -> descriptors used with it
 
     def reset(self, seed: int) -> None:
         """Start a fresh run whose queries depend only on ``seed`` and the rewards observed."""
@@ -167,14 +167,15 @@ class Agent:
 
     def make_query(self, concept: int, p_descriptor: float = 0.0, text: str | None = None) -> Query:
         """A query for ``concept`` (its lemma, or ``text``), with a random descriptor with probability
-        ``p_descriptor`` when the agent has descriptors. A variant already issued this episode is swapped for
-        an unused one (a repeated query brings back the same images) while any is left."""
+        ``p_descriptor`` when the agent has descriptors. A variant already issued this episode (for this concept
+        or another with the same lemma) is swapped for an unused one (a repeated query brings back the same
+        images) while any is left."""
         concept = int(concept)
         base = text if text is not None else self.context.vocab.lemmas[concept]
         d = -1
         if self.descriptors and p_descriptor > 0 and self.rng.random() < p_descriptor:
             d = int(self.rng.integers(len(self.descriptors)))
-        used = self.issued.setdefault((concept, base), set())
+        used = self.issued.setdefault(base, set())
         if d in used and len(used) <= len(self.descriptors):
             free = [x for x in range(-1, len(self.descriptors)) if x not in used]
             d = free[int(self.rng.integers(len(free)))]
@@ -183,14 +184,14 @@ class Agent:
 
     def exhausted(self, concept: int) -> bool:
         """Whether every variant of ``concept`` (plain and with each descriptor) was issued this episode."""
-        used = self.issued.get((int(concept), self.context.vocab.lemmas[int(concept)]), ())
+        used = self.issued.get(self.context.vocab.lemmas[int(concept)], ())
         return len(used) > len(self.descriptors)
 
     # --- checkpoints ----------------------------------------------------------------------------
     def state_dict(self) -> dict:
         return {"name": self.name, "rng": rng_state(self.rng), "steps": self.steps,
                 "descriptors": list(self.descriptors),
-                "issued": [[c, base, sorted(ds)] for (c, base), ds in self.issued.items()]}
+                "issued": [[base, sorted(ds)] for base, ds in self.issued.items()]}
 
     def load_state_dict(self, d: dict) -> None:
         if d.get("name") != self.name:
@@ -198,4 +199,6 @@ class Agent:
         self.rng = rng_from_state(d["rng"])
         self.steps = int(d["steps"])
         self.descriptors = list(d["descriptors"])
-        self.issued = {(int(c), str(base)): {int(x) for x in ds} for c, base, ds in d.get("issued", [])}
+        self.issued = {}
+        for entry in d.get("issued", []):  # [base, descriptors] ([concept, base, descriptors] before 2026-12-07)
+            self.issued.setdefault(str(entry[-2]), set()).update(int(x) for x in entry[-1])

@@ -125,7 +125,7 @@ def sample_index(rng: np.random.Generator, p: np.ndarray, exclude=None, cdf: np.
     k = int(np.argmax(reach > u)) if reach[-1] > u else len(ends) - 1
     start = int(ex[k - 1]) + 1 if k else 0
     i = start + int(np.searchsorted(cdf[start:ends[k] + 1], u + before[k], side="right"))
-    return min(i, n - 1)
+    return min(i, int(ends[k]))  # rounding may step past the segment's end, onto an excluded index
 
 
 class GPAgent(GPDrivenAgent):

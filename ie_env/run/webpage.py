@@ -339,7 +339,7 @@ def render(src: Source, plots: list[str], thumbs: dict, captions: dict, cfg: Rep
              f"<p class='facts'>from {e(str(src.folder))}</p>", "<h2>Summary</h2>"]
     if src.summary is not None:
         parts += [_summary_table(src.summary), _paired_table(src.summary)]
-        top = src.summary.get("ceiling")
+        top = src.summary.get("world_counts") or src.summary.get("ceiling")  # "ceiling": comparisons before 2026-12-07
         if top:
             parts.append(f"<p>The world holds {top['web_images']} distinct images, {top['relevant_total']} of them "
                          f"relevant, {top['relevant_with_own_caption']} of those captioned as their own class.</p>")
