@@ -16,10 +16,9 @@ The env: frozen mode with the defaults of ``InternetExplorerEnv`` (tinyweb 2, CI
 encoder, 20 results per query, the full vocabulary of 146,347 concepts), 256 queries per iteration. Without a
 built tinyweb (``ie-explore build-world``) it falls back to a synthetic world (200 Tiny ImageNet classes x 50
 synthetic JPEGs with tinyweb's captions, built once under ``<cache>/worlds/bench-env-200x50``); ``world`` in the
-output says which. The engine embeds each new query text with MiniLM unless the text is in the lemma table
-(``ie-explore embed-vocab``; ``query_table`` in the output says whether it was there), and answers the lemma
-texts from its answer table (built on the first reset, ~2-3 minutes, then cached); without the lemma table
-every new query costs ~10-40 ms and the env runs at tens of steps per second. Concept embeddings for the
+output says which. The env answers the vocabulary's query texts from its tables (``EnvConfig.query_table``:
+built on the first reset, a few minutes once, then cached; ``query_table`` in the output says whether they were
+used). Concept embeddings for the
 GP: the cached MiniLM ones when present, else random unit vectors of the same shape (same cost;
 ``concept_embeddings`` says which).
 
@@ -42,7 +41,6 @@ from agents import make_agent
 from agents.base import AgentContext
 from agents.posterior import GPConfig, GPPosterior
 from experiments.bench_gp import embeddings
-from ie_env.data.text_embedding import query_embeddings
 from ie_env.data.vocabulary import load_vocabulary
 from ie_env.envs.env import InternetExplorerEnv
 from ie_env.paths import cache_dir, data_dir
@@ -104,13 +102,14 @@ def episode_speed(env, agent, steps: int, seed: int = 0) -> dict:
             "distinct_images": env.metrics()["distinct_images"]}
 
 
-def refit_seconds(emb: np.ndarray, n: int, repeats: int, seed: int = 0) -> dict:
-    """One update of 256 new observations at ``n`` distinct observed concepts (median of ``repeats``)."""
+def refit_seconds(emb: np.ndarray, n: int, repeats: int, seed: int = 0, config: GPConfig | None = None) -> dict:
+    """One update of 256 new observations at ``n`` distinct observed concepts (median of ``repeats``), with the
+    posterior's ``config`` (default settings when None)."""
     rng = np.random.default_rng(seed)
     b = QUERIES_PER_ITERATION
     c = rng.choice(len(emb), n + b * repeats, replace=False)
     y = 0.3 + 0.2 * (c % 7 == 0) + 0.03 * rng.standard_normal(len(c))
-    post = GPPosterior(emb, GPConfig())
+    post = GPPosterior(emb, config or GPConfig())
     start = time.perf_counter()
     post.add(c[:n], y[:n])
     post.update()
@@ -141,10 +140,10 @@ def main(argv=None) -> dict:
     sizes = [int(s) for s in args.sizes.split(",") if s.strip()]
     load_before = os.getloadavg()[0]
     env = make_env(budget=1 + max(args.random_steps, args.gp_steps))
-    table = query_embeddings(env.full_vocab, compute=False) is not None
     emb, source = embeddings(env.vocab)
     ctx = AgentContext(vocab=env.vocab, concept_embeddings=emb, target_class_names=env.target.class_names)
-    result: dict = {"load_average_start": round(load_before, 2), "world": env.world.name, "query_table": table,
+    result: dict = {"load_average_start": round(load_before, 2), "world": env.world.name,
+                    "query_table": env.uses_query_table(),
                     "concept_embeddings": source, "concepts": len(env.vocab), "world_images": len(env.world)}
     rnd = episode_speed(env, make_agent("random", ctx), args.random_steps)
     print(f"random agent: {rnd['steps_per_s']:.0f} steps/s ({rnd['steps']} steps, {rnd['wall_s']:.2f} s wall, "

@@ -24,9 +24,9 @@ class GPConfig:
     times has noise noise_variance / n."""
     normalize_y: bool = True
     """Standardise the rewards (mean and std of the per-concept mean rewards) before the GP."""
-    neighbors: int = 16
+    neighbors: int = 8
     """Most similar observed concepts each candidate's variance is conditioned on (exact up to this many)."""
-    mean_neighbors: int = 64
+    mean_neighbors: int = 16
     """Most similar observed concepts whose terms of each candidate's mean are exact (the rest: Taylor)."""
     taylor_rank: int = 64
     """Eigenpairs of the second-moment matrix used for the far-field part of the mean once there are more

@@ -39,5 +39,5 @@ def product_operand(emb: np.ndarray, products: str) -> torch.Tensor:
 
 
 def times(left: torch.Tensor, right: np.ndarray) -> torch.Tensor:
-    """``left @ right`` in ``left``'s precision (a bfloat16 product is returned as float32)."""
-    return (left @ torch.from_numpy(np.ascontiguousarray(right)).to(left.dtype)).float()
+    """``left @ right`` in ``left``'s precision (and dtype)."""
+    return left @ torch.from_numpy(np.ascontiguousarray(right)).to(left.dtype)

@@ -44,7 +44,7 @@ def far_projections(emb_t: torch.Tensor, x: np.ndarray, alpha: np.ndarray, rank:
             evals, evecs = np.linalg.eigh((a2 + a2.T) / 2)
         keep = np.argsort(-np.abs(evals), kind="stable")[:rank]
         basis, weights = evecs[:, keep].astype(np.float32), evals[keep].astype(np.float32)
-    proj = times(emb_t, np.concatenate([a1, basis], axis=1))  # (M, 1 + r)
+    proj = times(emb_t, np.concatenate([a1, basis], axis=1)).float()  # (M, 1 + r)
     lin = proj[:, 0].numpy().astype(np.float64)
     sq = proj[:, 1:]
     sq *= sq

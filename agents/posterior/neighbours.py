@@ -57,31 +57,36 @@ class NeighbourLists:
         cur_sim_t, cur_idx_t = torch.from_numpy(self.sim), torch.from_numpy(self.idx)
         for s0 in range(0, b, MERGE_STEP):
             s1 = min(b, s0 + MERGE_STEP)
-            sims = times(emb_t, e_new[s0:s1].T)  # (M, step)
+            sims = times(emb_t, e_new[s0:s1].T)  # (M, step), in the products' precision
             if first_slot + s0 < 6 * k:  # short lists: every row's best new entries, densely
                 q = min(k, s1 - s0)
                 rows = torch.arange(m)
                 new_sim, pos = torch.topk(sims, q, dim=1, sorted=False)
-                new_idx = pos.to(torch.int32)
+                new_sim, new_idx = new_sim.float(), pos.to(torch.int32)
                 # the new entries of a row by similarity (ties: older slot = lower column first)
                 new_sim, order = torch.sort(new_sim, dim=1, descending=True, stable=True)
                 new_idx = torch.gather(new_idx, 1, order)
             else:
-                hit = torch.nonzero(sims > cur_sim_t[:, -1:]).numpy()  # (E, 2): row, column, by row
-                if len(hit) == 0:
+                # the lists hold values of the products' precision: the comparison in it is exact
+                hit_t = torch.nonzero(sims > cur_sim_t[:, -1:].to(sims.dtype))  # (E, 2): row, column, by row
+                if len(hit_t) == 0:
                     continue
-                values = sims.numpy()[hit[:, 0], hit[:, 1]]
+                values = sims[hit_t[:, 0], hit_t[:, 1]].float().numpy()
+                hit = hit_t.numpy()
                 # one sort of unique int64 keys (row, similarity descending, column) puts each row's new entries
                 # in order; the hits come row by row, so the keys are in runs that the stable sort (timsort /
                 # radix) merges ~3x faster than the default quicksort
                 key = np.sort((hit[:, 0] << 40) | (descending_bits(values) << 8) | hit[:, 1], kind="stable")
-                hr, hc = key >> 40, key & 0xFF
+                hr = key >> 40
                 starts = np.flatnonzero(np.diff(hr, prepend=-1))
                 count = np.diff(np.append(starts, len(hr)))
-                rows = torch.from_numpy(hr[starts])
-                at = np.repeat(np.arange(len(starts)), count)
                 col = np.arange(len(hr)) - np.repeat(starts, count)
-                new_sim = np.full((len(starts), int(count.max())), -np.inf, np.float32)
+                keep = col < k  # only a row's best k new entries can enter its list
+                key, col = key[keep], col[keep]
+                at = np.repeat(np.arange(len(starts)), np.minimum(count, k))
+                rows = torch.from_numpy(hr[starts])
+                hc = key & 0xFF
+                new_sim = np.full((len(starts), int(min(count.max(), k))), -np.inf, np.float32)
                 new_idx = np.full(new_sim.shape, PAD, np.int32)
                 new_sim[at, col] = value_of_bits((key >> 8) & 0xFFFFFFFF)
                 new_idx[at, col] = hc

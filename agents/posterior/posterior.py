@@ -217,7 +217,9 @@ class GPPosterior:
         noise = np.full(len(slots), self.current.noise_variance) if noise is None else noise
         n0 = self.n_rows
         k22 = self._row_kernel(slots, slots) + np.diag(noise)
-        k12 = self._row_kernel(self.row_slot[:n0], slots) if n0 else None
+        # the old rows against the new ones, in the factor's precision (the factor takes them so)
+        k12 = kernel(self.gram.matrix[np.ix_(self.row_slot[:n0], slots)].astype(self.factor.dtype),
+                     self.current) if n0 else None
         self.factor.append(k22, k12, np.stack([ys, np.ones(len(ys))], axis=1))  # carries L^-1 [y, 1]
         self.row_slot = np.concatenate([self.row_slot[:n0], slots])
         self.row_y = np.concatenate([self.row_y[:n0], ys])
