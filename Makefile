@@ -3,7 +3,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: demo test system install world clean-cache
+.PHONY: demo test bench system install world clean-cache
 
 system:  ## Debian packages: WordNet 3.0 data files
 	@test -f /usr/share/wordnet/data.noun || ($(SUDO) apt-get update -qq && $(SUDO) apt-get install -y -qq wordnet-base)
@@ -16,11 +16,14 @@ $(VENV)/.installed: pyproject.toml
 
 install: system $(VENV)/.installed
 
-world: install  ## the default offline world (about 2 minutes the first time)
-	$(VENV)/bin/ie-explore build-world tinyweb --json | tail -n 1
+world: install  ## the default offline world, its query tables and frozen features (~25 min the first time)
+	$(VENV)/bin/ie-explore build-world tinyweb --prepare --json | tail -n 1
 
 demo: world  ## the main job
 	$(VENV)/bin/ie-explore demo
+
+bench: world  ## the README's performance figures: one table, runs/bench/bench.json (~10 min after make demo)
+	$(PY) experiments/benchmarks.py
 
 test: install
 	$(VENV)/bin/python -m pytest -q $(PYTEST_ARGS)
