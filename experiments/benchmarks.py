@@ -21,7 +21,6 @@ unless told not to) and installs img2dataset into its own virtual environment.
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import platform
 import time

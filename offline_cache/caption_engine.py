@@ -90,7 +90,7 @@ class CaptionIndexEngine:
                                        disable=not progress)):
                 ids[s:s + block] = self._index.search(np.ascontiguousarray(embeddings[s:s + block], np.float32),
                                                       depth)[1]
-                if n == 0 and progress:  # the notice's estimate: the first block's rate
+                if n == 0 and progress and len(embeddings) > block:  # the notice's estimate: the first block's rate
                     left = (time.perf_counter() - start) * (len(embeddings) - block) / block
                     tqdm.write(f"answering the {len(embeddings):,} query texts of {name} over the "
                                f"{self._index.ntotal:,} captions of {self.name} once (about {duration(left)} more, "

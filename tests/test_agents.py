@@ -80,6 +80,8 @@ def test_registry_and_errors(context):
         make_agent("oracle", context)
     with pytest.raises(ValueError, match="needs env="):
         make_agent("ceiling", context)
+    with pytest.raises(ValueError, match="products"):
+        GPConfig(products="fp16")
     agent = make_agent("gp", context, lengthscale=0.4, refit_every=8)  # GP options may be given flat
     assert agent.config.gp.lengthscale == 0.4 and agent.config.refit_every == 8
 

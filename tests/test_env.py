@@ -127,3 +127,46 @@ def test_compare_agents_writes_the_summary_checks_read(tiny_world, tmp_path):
     again = main([*argv, "--resume"])
     assert again["gp"]["relevant_images"]["lo"] < 0 and again["random"] == summary["random"] | {
         "steps_per_s": again["random"]["steps_per_s"]}
+
+
+def test_vocabulary_queries_are_answered_from_tables_built_on_first_use(tiny_world, concepts, monkeypatch, tmp_path):
+    import ie_env.envs.env as env_module
+
+    monkeypatch.setenv("IE_CACHE_DIR", str(tmp_path))
+    plain = make(tiny_world, concepts)
+    assert not plain.uses_query_table()  # a small vocabulary embeds its queries as they come
+    texts = sorted(set(plain.vocab.lemmas))
+    table = {"rows": {t: i for i, t in enumerate(texts)}, "emb": plain.engine._embed(texts), "built": 0}
+
+    def lemma_table(vocab, **kw):  # stands in for the 119,034 full-vocabulary lemmas (minutes to embed)
+        table["built"] += 1
+        return table["emb"]
+
+    monkeypatch.setattr(env_module, "query_embeddings", lemma_table)
+    monkeypatch.setattr(env_module, "registered_table", lambda name: (table["rows"], table["emb"]))
+    env = make(tiny_world, concepts, query_table=True)
+    assert env.uses_query_table()
+    env.reset(seed=0)
+    assert table["built"] == 1 and env.engine._answers is not None
+    assert len(list((tmp_path / "answers").glob("*.npy"))) == 1  # the answers are cached on disk
+    monkeypatch.setattr(env.engine._index, "search", lambda *a: pytest.fail("a table text was searched"))
+    for c in range(5):
+        assert np.array_equal(env._search(env.vocab.lemmas[c]), plain._search(plain.vocab.lemmas[c]))
+
+
+def test_ceiling_is_greedy_over_the_known_answers_and_resumes(tiny_world, concepts):
+    from agents import make_agent_for_env
+
+    env = make(tiny_world, concepts, budget=12)
+    ceiling = make_agent_for_env("ceiling", env)
+    gains = [int(env.relevant[a].sum()) for a in map(env.canonical.__getitem__,
+                                                     (env._search(q.text) for q in ceiling.queries))]
+    first = ceiling.act()
+    assert int(env.relevant[env.canonical[env._search(first.text)]].sum()) == max(gains) > 0
+    plan = [first] + [ceiling.act() for _ in range(4)]
+    assert len({q.text for q in plan}) == 5  # a query already asked brings nothing new
+    other = make_agent_for_env("ceiling", env)
+    other.load_state_dict(ceiling.state_dict())
+    assert other.act() == ceiling.act()
+    ceiling.reset(1)  # the plan depends on the world only
+    assert [ceiling.act() for _ in range(5)] == plan

@@ -5,7 +5,6 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import asdict, fields, replace
 
 import numpy as np
-import torch
 
 from agents.posterior.cholesky import BlockCholesky
 from agents.posterior.config import GPConfig

@@ -299,7 +299,7 @@ def build_parser() -> argparse.ArgumentParser:
                     help="target dataset (default: the 13 Tiny ImageNet val classes under carnivore.n.01)")
     sp.add_argument("--preset", default="head", help="full-mode preset (see ie_env.run.presets)")
     sp.add_argument("--agents", default="gp,random", help="comma-separated agents (the first is compared to random "
-                    "and the target alone; add oracle for the ceiling)")
+                    "and the target alone; add ceiling for the greedy ground-truth ceiling)")
     sp.add_argument("--seeds", type=int, default=3, help="seeds (paired over arms)")
     sp.add_argument("--resume", action="store_true", help="keep the episodes --out holds already and run the rest")
     sp.add_argument("--out", default="runs/demo", help="folder of the summary, runs and plots")
@@ -312,7 +312,8 @@ def build_parser() -> argparse.ArgumentParser:
                                                          "preset": list(PRESETS_ENV)})
         sp.add_argument("--engine-option", action="append", default=[], metavar="KEY=VALUE",
                         help="engine option, repeatable (license=cc0,by; base_url=http://host:port; ...)")
-        sp.add_argument("--agent", default="gp", help="query agent (random, gp, gp_label_set, gp_ucb, gp_thompson, ppo, dqn)")
+        sp.add_argument("--agent", default="gp", help="query agent (random, gp, gp_label_set, gp_ucb, gp_thompson, "
+                                                      "relevant_concepts, ceiling, ppo, dqn)")
         sp.add_argument("--agent-option", action="append", default=[], metavar="KEY=VALUE",
                         help="agent option, repeatable (refit_every=16; descriptor_source=visual; ...)")
         sp.add_argument("--policy", default="", metavar="PATH", help="with --agent ppo or dqn: act with this saved "
