@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import numpy as np
+from scipy.linalg import solve_triangular
 
 from agents.posterior.config import GPConfig
 from agents.posterior.kernel import kernel
@@ -27,12 +28,12 @@ def exact_posterior(embeddings, concepts, rewards, config: GPConfig | None = Non
     x = e[uniq]
     kxx = kernel(x @ x.T, cfg) + np.diag(cfg.noise_variance / count)
     lch = np.linalg.cholesky(kxx)
-    alpha = np.linalg.solve(lch.T, np.linalg.solve(lch, (ybar - m0) / sd))
+    alpha = solve_triangular(lch, solve_triangular(lch, (ybar - m0) / sd, lower=True), lower=True, trans="T")
     mean = np.empty(len(e))
     std = np.empty(len(e))
     for s in range(0, len(e), chunk):
         ks = kernel(e[s:s + chunk] @ x.T, cfg)
         mean[s:s + chunk] = m0 + sd * (ks @ alpha)
-        v = np.linalg.solve(lch, ks.T)
+        v = solve_triangular(lch, ks.T, lower=True)
         std[s:s + chunk] = sd * np.sqrt(np.maximum(cfg.signal_variance - (v * v).sum(axis=0), 0.0))
     return mean, std
