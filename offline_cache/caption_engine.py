@@ -113,8 +113,9 @@ class CaptionIndexEngine:
     def search_ids_batch(self, queries: list[str], n: int | None = None) -> list[tuple[np.ndarray, np.ndarray]]:
         """``(positions, similarities)`` of each query's answer; answers are cached by (query, n)."""
         n = n or self.n
-        self._answer({q for q in queries if (q, n) not in self._cache}, n)
-        return [self._cache[(q, n)] for q in queries]
+        known = {q: self._cache[(q, n)] for q in set(queries) if (q, n) in self._cache}  # read before answering:
+        known.update(self._answer(set(queries) - known.keys(), n))  # a large batch may push them out of the cache
+        return [known[q] for q in queries]
 
     def prefetch(self, queries: list[str], n: int | None = None) -> None:
         """Answer ``queries`` in one batch (one pass of the text model, one faiss search; ~3 ms a text here
@@ -125,15 +126,17 @@ class CaptionIndexEngine:
         divides the iteration, as by default; the oracle's when the iteration is a multiple of 256 queries)."""
         self._answer(set(queries), n or self.n)
 
-    def _answer(self, texts: set[str], n: int) -> None:
-        """Rank ``texts`` in one batch (sorted: the batch depends only on the set) and keep their answers, the
-        newest last (an older answer to the same text is replaced)."""
+    def _answer(self, texts: set[str], n: int) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+        """Rank ``texts`` in one batch (sorted: the batch depends only on the set), keep their answers, the
+        newest last (an older answer to the same text is replaced), and return them."""
         texts = sorted(texts)
-        for q, res in zip(texts, self._rank(texts, n) if texts else []):
+        answers = dict(zip(texts, self._rank(texts, n) if texts else []))
+        for q, res in answers.items():
             self._cache.pop((q, n), None)
             self._cache[(q, n)] = res
             if len(self._cache) > self._cache_size:
                 self._cache.popitem(last=False)
+        return answers
 
     @property
     def dim(self) -> int:

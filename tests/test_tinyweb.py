@@ -142,3 +142,11 @@ def test_prefetched_answers_depend_only_on_the_batch(tiny_world):
         assert np.array_equal(fresh.search_ids(t), used.search_ids(t))
     for t in texts[:2]:  # a one-text pass and a batched one may differ in the last bits only
         assert len(set(before[t].tolist()) & set(used.search_ids(t).tolist())) >= 9
+
+
+def test_a_batch_larger_than_the_cache_is_answered_whole(tiny_world):
+    engine = make_engine("tinyweb", world=tiny_world, n=5, cache_size=3)
+    engine.search_ids_batch(["tabby", "lemon"])  # cached, and pushed out by the batch below
+    texts = ["tabby", "lemon", "goldfish", "reel", "golden retriever", "sports car"]
+    answers = engine.search_ids_batch(texts)
+    assert [a[0].tolist() for a in answers] == [engine.search_ids(t).tolist() for t in texts]
