@@ -28,9 +28,10 @@ from ie_env.data.vocabulary import load_vocabulary
 CIFAR10 = ("airplane.n.01 car.n.01 bird.n.01 cat.n.01 deer.n.01 dog.n.01 frog.n.01 horse.n.01 ship.n.01 "
            "truck.n.01").split()
 METHOD = ("exact representer weights (incremental float32 Cholesky carrying L^-1 y) + mean exact over each "
-          "concept's most similar observed concepts (64) and a fitted quadratic (moment) expansion beyond; variance "
-          "conditioned exactly on the 16 most similar observed concepts (local GP, batched bordered torch Cholesky); "
-          "neighbour lists merged incrementally (sparse insertion)")
+          "concept's most similar observed concepts (GPConfig.mean_neighbors) and a fitted quadratic (moment) "
+          "expansion beyond; variance conditioned exactly on the GPConfig.neighbors most similar observed concepts "
+          "(local GP, batched bordered torch Cholesky); neighbour lists merged incrementally (sparse insertion); "
+          "products with all candidates in GPConfig.products precision")
 
 
 def embeddings(vocab) -> tuple[np.ndarray, str]:

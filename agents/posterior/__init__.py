@@ -20,21 +20,22 @@ Method (``GPPosterior.update``), one module per part:
   observations) beyond.
 - **Variance, local** (:mod:`~agents.posterior.variance`): every candidate conditioned exactly on its
   ``neighbors`` most similar observed concepts (an upper bound of the exact variance; exact up to that many).
-- **Nothing from scratch.** Neighbour lists (:mod:`~agents.posterior.neighbours`: M x 64 slots and cosines,
-  sorted) are merged with the cosines to the new concepts only (one M x b x 384 GEMM; only cosines above a list's
-  last entry are inserted, by binary search); the cosines among observed concepts (:mod:`~agents.posterior.gram`) grow by one row
-  block; the factor grows by one row block; the local variances are recomputed only for candidates whose first
-  ``neighbors`` changed or whose neighbours' counts changed.
+- **Nothing from scratch.** Neighbour lists (:mod:`~agents.posterior.neighbours`: M x ``mean_neighbors`` slots and
+  cosines, sorted) are merged with the cosines to the new concepts only (one M x b x 384 GEMM; only cosines above a list's
+  last entry are inserted, by binary search); the cosines among observed concepts (:mod:`~agents.posterior.gram`)
+  grow by one row block; the factor grows by one row block; the local variances are recomputed only for
+  candidates whose first ``neighbors`` changed or whose neighbours' counts changed.
 
-Measured here (``python experiments/bench_env.py --json``, 2 cores, load average ~1.9): an update folding 256
-new observations into 1,000 (10,000) and recomputing mean and std of all 146,347 concepts takes 1.07 (0.92) s
-wall, 1.7 (1.6) s of CPU time (cold build from 10,000: 36 s); the local variances run in a second thread beside
-the rest. Most of an update at 10,000 is the neighbour GEMM and merge, the factor's new block (a float32
-triangular solve of 10,000 x 256) and the mean; at 1,000 nearly every candidate's neighbours change, so the
-local variances cost more. Against the exact GP (:mod:`~agents.posterior.exact`; 20,855 candidates, 1,000
-MiniLM observations): mean error 0.0016 on average (sd of the mean 0.047), std error 0.003 (mean std 0.09), top-250
-overlap of the mean+std scores 238/250 (measured with the float64 factor). Memory at N = 10,000: the float32
-factor 0.2-0.4 GB, cosines among observations 0.4 GB, neighbour lists 75 MB.
+Products with all M candidates (the neighbour GEMM, the far-field projections) run in bfloat16 where the CPU has
+native support (``GPConfig.products``; AMX makes them ~8x faster than float32 here); the cosines among observed
+concepts, the factor and the weights stay float32. Measured here (``python experiments/bench_env.py --json``, 2
+cores): an update folding 256 new observations into 1,000 (10,000) and recomputing mean and std of all 146,347
+concepts takes ~0.3 (~0.45) s wall, and the GP agent runs ~500 env steps/s at the paper's cadence
+(``make bench`` prints the current figures). ``experiments/gp_approximation.py`` measures what the settings
+(8 variance neighbours, 16 exact mean terms, bfloat16 products) cost against the exact GP
+(:mod:`~agents.posterior.exact`) and in the agent's relevant images, beside the previous ones (16 / 64, float32:
+2-4x slower); the README has the figures. Memory at N = 10,000: the float32 factor 0.2-0.4 GB, cosines among
+observations 0.4 GB, neighbour lists 19 MB.
 
 Rewards are standardised (``normalize_y``): ``m0`` is the mean of the per-concept mean rewards and the signal
 and noise variances are in units of their variance, like scikit-learn's ``normalize_y``. The hyper-parameters can

@@ -25,9 +25,11 @@ class GPConfig:
     normalize_y: bool = True
     """Standardise the rewards (mean and std of the per-concept mean rewards) before the GP."""
     neighbors: int = 8
-    """Most similar observed concepts each candidate's variance is conditioned on (exact up to this many)."""
+    """Most similar observed concepts each candidate's variance is conditioned on (exact up to this many; 16
+    before 2026-12-07: what 8 costs is measured by ``experiments/gp_approximation.py``)."""
     mean_neighbors: int = 16
-    """Most similar observed concepts whose terms of each candidate's mean are exact (the rest: Taylor)."""
+    """Most similar observed concepts whose terms of each candidate's mean are exact (the rest: the fitted
+    quadratic; 64 before 2026-12-07)."""
     taylor_rank: int = 64
     """Eigenpairs of the second-moment matrix used for the far-field part of the mean once there are more
     distinct observations than dimensions (before that the term is computed exactly)."""
@@ -66,7 +68,7 @@ class GPConfig:
             raise ValueError(f"GPConfig.noise_variance must be > 0 (got {self.noise_variance}); the default is 0.1")
         if int(self.neighbors) < 1 or int(self.mean_neighbors) < 1:
             raise ValueError(f"GPConfig.neighbors and mean_neighbors must be >= 1 (got {self.neighbors}, "
-                             f"{self.mean_neighbors}); the defaults are 16 and 64")
+                             f"{self.mean_neighbors}); the defaults are 8 and 16")
         if self.products not in ("auto", "bf16", "fp32"):
             raise ValueError(f"GPConfig.products={self.products!r}: use 'auto', 'bf16' or 'fp32'")
         # grids may come as lists (JSON, checkpoints): normalise to tuples of floats (frozen: set through object)
