@@ -109,4 +109,5 @@ def test_ddp_torchrun_run_killed_and_resumed_ends_like_an_uninterrupted_one(tiny
     final = [json.loads(p.stdout.strip().splitlines()[-1])["final"] for p in (whole, resumed)]
     print(json.dumps({"uninterrupted": final[0], "killed_and_resumed": final[1]}))
     assert final[0] == final[1] and final[0]["queries"] == 4
-    assert sorted(p.name for p in (tmp_path / "killed").iterdir()) == ["checkpoint.pt", "config.json", "result.json"]
+    assert sorted(p.name for p in (tmp_path / "killed").iterdir()) == ["checkpoint.pt", "config.json",
+                                                                      "explored.jsonl", "result.json"]

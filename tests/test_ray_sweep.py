@@ -17,11 +17,12 @@ def _argv(world, out, agents="random,gp", seeds=3) -> list[str]:
             "--image-size", "32", "--vocabulary-under", "dog.n.01,cat.n.01,car.n.01", "--out", str(out)]
 
 
-TIMINGS = ("steps_per_s", "seconds", "time_split", "episode_seconds")
+TIMINGS = ("steps_per_s", "seconds", "time_split", "episode_seconds", "report")
 
 
 def without_timings(x):
-    """A summary or runs.json with the wall-clock figures (differ between runs) left out."""
+    """A summary or runs.json with the wall-clock figures (differ between runs) and the report page's path (only
+    the command line writes one) left out."""
     if isinstance(x, dict):
         return {k: without_timings(v) for k, v in x.items() if k not in TIMINGS}
     if isinstance(x, list):
