@@ -33,7 +33,6 @@ rank holds the same weights; only rank 0 writes the view cache.
 from __future__ import annotations
 
 import copy
-import math
 import time
 from dataclasses import dataclass, field
 
@@ -42,7 +41,6 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ie_env.failpoints import failpoint
 from ie_env.learning import distributed
 from ie_env.learning.augment import AugmentConfig
 from ie_env.learning.learner import (
@@ -50,13 +48,12 @@ from ie_env.learning.learner import (
     LearnerConfig,
     LearnerError,
     Resumable,
-    TrainingDiverged,
     TrainStats,
     _check_images,
     check_rewards,
-    ema_update,
     keep_top,
     mixed_batches,
+    optimizer_step,
 )
 from ie_env.learning.views import get_store
 
@@ -285,17 +282,8 @@ class HeadLearner(Resumable):
             rows = torch.arange(len(batch))
             loss = self._loss(x[rows, a.to(self.device)], x[rows, b.to(self.device)])
             value = float(loss.detach())
-            if not math.isfinite(value):
-                raise TrainingDiverged(f"loss became {value} at step {self.step}: lower the learning rate "
-                                       f"(lr={cfg.lr})")
-            self.optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            self.optimizer.step()
-            if self.momentum_model is not None:
-                ema_update(self.momentum_model, self.model, cfg.momentum)
+            optimizer_step(self, loss, value, f": lower the learning rate (lr={cfg.lr})")
             losses.append(value)
-            self.step += 1
-            failpoint("train")
             images += len(batch)
             cand_images += n_cand
         self.replay, self.replay_rewards, added = keep_top(self.replay, self.replay_rewards, cand, candidate_rewards,

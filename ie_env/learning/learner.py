@@ -284,6 +284,22 @@ def check_rewards(rewards, n: int) -> np.ndarray | None:
     return rewards
 
 
+def optimizer_step(learner, loss: torch.Tensor, value: float, hint: str) -> None:
+    """One SSL step of ``learner`` (a :class:`Learner` or a head learner: ``optimizer``, ``model``,
+    ``momentum_model``, ``config.momentum``, ``step``) on ``loss`` whose value is ``value``: back-propagate, step,
+    move the momentum encoder, count the step. A loss that is not finite raises :class:`TrainingDiverged`, its
+    message ending with ``hint``."""
+    if not math.isfinite(value):
+        raise TrainingDiverged(f"loss became {value} at step {learner.step}{hint}")
+    learner.optimizer.zero_grad(set_to_none=True)
+    loss.backward()
+    learner.optimizer.step()
+    if learner.momentum_model is not None:
+        ema_update(learner.momentum_model, learner.model, learner.config.momentum)
+    learner.step += 1
+    failpoint("train")
+
+
 @torch.no_grad()
 def ema_update(momentum_model: nn.Module, model: nn.Module, m: float) -> None:
     """Momentum encoder update: its parameters move to ``m`` x themselves + (1 - m) x the model's; its buffers
@@ -484,17 +500,9 @@ class Learner(Resumable):
             v1, v2 = self.augment(batch, self.generator, distributed.shard(len(batch)))  # this process's slice
             loss = self._loss(v1, v2)
             value = distributed.mean(float(loss.detach()))
-            if not math.isfinite(value):
-                raise TrainingDiverged(f"loss became {value} at step {self.step} (call step {len(losses)}): lower "
-                                       f"the learning rate (lr={cfg.lr}) or check the input images")
-            self.optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            self.optimizer.step()
-            if self.momentum_model is not None:
-                ema_update(self.momentum_model, self.model, cfg.momentum)
+            optimizer_step(self, loss, value, f" (call step {len(losses)}): lower the learning rate (lr={cfg.lr}) "
+                                              "or check the input images")
             losses.append(value)
-            self.step += 1
-            failpoint("train")
             images += len(batch)
             cand_images += n_cand
         added = self._update_replay(candidates, candidate_rewards)
