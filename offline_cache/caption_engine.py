@@ -37,8 +37,9 @@ from offline_cache.world import World
 
 MARGIN = 32
 """Extra proposals beyond ``n`` re-ranked exactly, so that ties and rounding at the cut are decided in float64."""
-ANSWER_DEPTH = 64
-"""Proposals stored per text by :meth:`CaptionIndexEngine.use_answer_table` (serves ``n`` up to 32)."""
+ANSWER_DEPTH = 100 + MARGIN
+"""Proposals stored per text by :meth:`CaptionIndexEngine.use_answer_table` (serves ``n`` up to 100, the paper's
+cap on an answer's results)."""
 
 
 class CaptionIndexEngine:

@@ -62,6 +62,15 @@ def test_presets_table_and_explicit_options_win():
         env_overrides("gpu")
 
 
+def test_paper_cpu_preset_has_the_papers_proportions():
+    env = env_overrides("paper_cpu")
+    lr = env["learner"]
+    assert env["results_per_query"] == 100 and lr["kind"] == "head" and (lr["pcr"], lr["replay_keep"]) == (2.0, 0.5)
+    per_batch = round(lr["batch_size"] / (1 + lr["pcr"]))
+    candidates = env["queries_per_iteration"] * env["results_per_query"]
+    assert lr["steps_per_iteration"] * per_batch >= 10 * candidates  # 10 passes over each iteration's candidates
+
+
 def test_compare_full_mode_with_preset_reports_probe_pairs_and_time(tiny_world, tmp_path):
     from experiments.compare_agents import main
 

@@ -145,3 +145,37 @@ def test_compare_with_the_head_preset_reports_the_interface_fields(tiny_world, t
         assert {"gp-random", "random-target_only", "gp-target_only"} <= set(s["paired"][metric])
         assert s["paired"][metric]["gp-random"]["seeds"] == 2
     assert s["episode_seconds"] > 0 and s["target_only"]["time_split"]["training"] > 0
+    for arm in ("random", "gp"):  # per iteration: new candidates' and replay's relevant shares, relevant reached
+        curve = s["enrichment_curves"][arm]
+        assert len(curve["precision"]) == len(curve["replay"]) == len(curve["relevant_images"]) == 2
+        assert all(0 <= v <= 1 for v in curve["precision"] + curve["replay"])
+        assert curve["relevant_images"][0] <= curve["relevant_images"][1] == s[arm]["relevant_images"]["mean"]
+
+
+def test_trunk_precision_is_part_of_the_cache_key_and_bf16_stays_close(monkeypatch):
+    from ie_env.learning.frozen import FrozenEncoder, FrozenError, trunk_precision
+
+    images = photos(8)
+    fp32 = FrozenEncoder("efficientnet_lite0", 32, precision="fp32")
+    bf16 = FrozenEncoder("efficientnet_lite0", 32, precision="bf16")
+    assert fp32.key != bf16.key and bf16.key.endswith("-bf16")
+    cos = (fp32.embed(images) * bf16.embed(images)).sum(1)  # both L2-normalised
+    assert cos.min() > 0.98
+    monkeypatch.setenv("IE_TRUNK_PRECISION", "fp32")
+    assert trunk_precision("auto") == "fp32" and trunk_precision("bf16") == "bf16"
+    monkeypatch.setenv("IE_TRUNK_PRECISION", "fp8")
+    with pytest.raises(FrozenError, match="trunk precision 'fp8' unknown"):
+        trunk_precision("auto")
+
+
+def test_world_views_are_built_ahead_once_and_found_by_the_learner(tiny_world):
+    from ie_env.learning.views import build_world_views, get_store
+
+    first = build_world_views(tiny_world, image_size=32, views=2, chunk=20)
+    n = len(tiny_world.sha256)
+    assert first["images"] == n and first["computed"] == n
+    views_module._STORES.clear()  # a new process: everything comes from disk
+    assert build_world_views(tiny_world, image_size=32, views=2, chunk=20)["computed"] == 0
+    store = get_store("efficientnet_lite0", 32, 2)
+    store.features(tiny_world.load_images(range(n), 32))
+    assert store.computed == 0 and len(store) == n

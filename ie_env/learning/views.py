@@ -143,7 +143,7 @@ class ViewStore:
         n, per, v = len(images), self.per_image, self.views
         feats = np.empty((n, per, self.dim), np.float16)
         step = max(1, self.batch_size // per)
-        bar = tqdm(total=n, desc=f"trunk views ({self.key[:40]})", unit="img",
+        bar = tqdm(total=n, desc=f"trunk views ({self.key[:40]})", unit="img", leave=False,
                    disable=not self.progress or n <= step)
         for s in range(0, n, step):
             x = to_float_nchw(images[s:s + step]).contiguous()
@@ -151,7 +151,8 @@ class ViewStore:
             if v:  # each image's views in a row, from its own generator
                 x = torch.cat([self.augment.view(x[j:j + 1].expand(v, -1, -1, -1).contiguous(), self._generator(k))
                                for j, k in enumerate(keys[s:s + step])])
-            y = self.model.encode(x.to(self.device).contiguous(memory_format=torch.channels_last))
+            with self.encoder.autocast():
+                y = self.model.encode(x.to(self.device).contiguous(memory_format=torch.channels_last))
             feats[s:s + m] = y.float().cpu().numpy().reshape(m, per, self.dim)
             bar.update(m)
         bar.close()
@@ -186,3 +187,28 @@ def get_store(trunk: str, image_size: int, views: int, view_seed: int = 0, augme
     if key not in _STORES:
         _STORES[key] = ViewStore(trunk, image_size, views, view_seed, augment, device)
     return _STORES[key]
+
+
+def build_world_views(world, trunk: str = "efficientnet_lite0", image_size: int = 64, views: int = 4,
+                      chunk: int = 2048) -> dict:
+    """Compute (or find cached) the augmented and plain views of every image of ``world`` for the ``head``
+    learner's stores, a chunk at a time (each chunk written to disk as it is done, so an interrupted build
+    resumes where it stopped). Returns how many images were computed and the seconds it took."""
+    import time
+
+    start = time.perf_counter()
+    stores = [get_store(trunk, image_size, views), get_store(trunk, image_size, 0)]
+    n = len(world.sha256)
+    computed = [s.computed for s in stores]
+    with tqdm(total=n, desc=f"views of {world.name} ({trunk}, {image_size} px, {views} + plain)", unit="img") as bar:
+        for s in range(0, n, chunk):
+            images = world.load_images(range(s, min(n, s + chunk)), image_size)
+            keys = digests(images)
+            for store in stores:
+                quiet, store.progress = store.progress, False
+                store.features(images, keys)
+                store.progress = quiet
+                store.flush()
+            bar.update(len(images))
+    return {"images": n, "computed": stores[0].computed - computed[0],
+            "seconds": round(time.perf_counter() - start, 1)}

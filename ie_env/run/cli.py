@@ -68,6 +68,10 @@ def cmd_build_world(args) -> dict:
         start = time.perf_counter()
         InternetExplorerEnv(world=str(path), mode="frozen").reset(seed=0)
         print(f"world ready for the default env ({time.perf_counter() - start:.0f} s)", file=sys.stderr)
+    if args.views:  # every image's trunk views for the head learner (presets head and paper_cpu)
+        from ie_env.learning.views import build_world_views
+
+        print(f"trunk views of every image: {build_world_views(open_world(str(path)))}", file=sys.stderr)
     return snap.inspect() | {"stats": snap.get_meta("stats")}
 
 
@@ -253,6 +257,9 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("--prepare", action="store_true",
                     help="also build what the default env needs on it, once (cached): the query tables (a few "
                          "minutes) and frozen mode's features of every image (~10 min on 2 cores for tinyweb)")
+    sp.add_argument("--views", action="store_true",
+                    help="also compute the head learner's cached trunk views (4 augmented + plain, 64 px) of every "
+                         "image ahead, instead of as episodes download them (worth it before many episodes)")
     sp = add("search", cmd_search, "search an offline world with a text query")
     sp.add_argument("query", help="text query, e.g. 'tabby'")
     sp.add_argument("--world", default="tinyweb", help="world name or folder")

@@ -279,8 +279,8 @@ def compare_agents(cfg: CompareConfig) -> dict:
     done = json.loads((out / "runs.json").read_text()) if cfg.resume and (out / "runs.json").exists() else {}
     runs: dict[str, list] = {name: [] for name in names}
     todo = []
-    for name in names:
-        for seed in seeds:
+    for seed in seeds:  # seed by seed, so that an interrupted comparison has every arm of its first seeds
+        for name in names:
             old = [r for r in done.get(name, []) if r["seed"] == seed]  # finished by an interrupted invocation
             if old:
                 runs[name].append(old[0])
@@ -363,6 +363,8 @@ def summarise(cfg: CompareConfig, env, runs: dict) -> dict:
         summary["knn_curves"] = {n: np.mean([r["iterations"]["knn_accuracy"] for r in s], axis=0).round(4).tolist()
                                  for n, s in runs.items() if s}
         summary["reward_auc_curves"] = {n: auc_curve(s) for n, s in runs.items() if n != "target_only"}
+        summary["enrichment_curves"] = {n: enrichment_curve(s, env.config.queries_per_iteration)
+                                        for n, s in runs.items() if n != "target_only"}
         summary["learner"] = dict(env.config.learner)
         summary["image_size"] = env.config.image_size
         summary["budget"], summary["queries_per_iteration"] = env.config.budget, env.config.queries_per_iteration
@@ -385,6 +387,24 @@ def auc_curve(seeds: list[dict]) -> list[float | None]:
     n = min((len(_aucs(r)) for r in seeds), default=0)
     cols = [[_aucs(r)[i] for r in seeds if _aucs(r)[i] is not None] for i in range(n)]
     return [round(float(np.mean(c)), 4) if c else None for c in cols]
+
+
+def enrichment_curve(seeds: list[dict], queries_per_iteration: int) -> dict:
+    """Per iteration, means over seeds of: the relevant share of the new candidates (``precision``), the relevant
+    share of what joined the replay buffer (``replay``), and the distinct relevant images reached so far
+    (``relevant_images``): how fast an agent enriches what the learner sees (the paper: mostly relevant by
+    iteration 3)."""
+    def mean_columns(rows: list[list]) -> list[float]:
+        n = min((len(r) for r in rows), default=0)
+        return [round(float(np.mean([r[i] for r in rows])), 4) for i in range(n)]
+
+    its = [r.get("iterations", {}) for r in seeds]
+    replay = [[rel / max(1, add) for rel, add in zip(i["replay_relevant"], i["replay_added"])]
+              for i in its if "replay_added" in i]
+    reached = [r["curve"]["relevant_images"][queries_per_iteration - 1::queries_per_iteration] for r in seeds
+               if r.get("curve", {}).get("relevant_images")]
+    return {"precision": mean_columns([i.get("precision", []) for i in its]), "replay": mean_columns(replay),
+            "relevant_images": mean_columns(reached)}
 
 
 def paired_differences(runs: dict) -> dict:
@@ -461,6 +481,13 @@ def print_full_mode(summary: dict) -> None:
         print(f"  kNN curve {name:<12} " + " ".join(f"{v:.3f}" for v in curve))
     for name, curve in summary.get("reward_auc_curves", {}).items():  # the signal the agent learns from
         print(f"  reward AUC curve {name:<12} " + " ".join("-" if v is None else f"{v:.3f}" for v in curve))
+    if summary.get("enrichment_curves"):
+        print("per iteration: relevant share of new candidates / of the replay's additions, distinct relevant "
+              "images reached")
+    for name, c in summary.get("enrichment_curves", {}).items():
+        print(f"  {name:<17} " + " ".join(f"{p:.2f}/{r:.2f}/{n:.0f}" for p, r, n in
+                                         zip(c["precision"], c["replay"] or [0.0] * len(c["precision"]),
+                                             c["relevant_images"])))
     if "episode_seconds" in summary:
         print(f"mean episode wall time: {summary['episode_seconds']:.0f} s")
 

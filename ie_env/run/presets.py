@@ -77,6 +77,13 @@ PRESETS: dict[str, dict] = {
                     "pcr": 2.0, "replay_keep": 0.5},
         "candidate_epochs": 8.0,
     },
+    "paper_cpu": {
+        "env": {"image_size": 64, "budget": 256, "queries_per_iteration": 32, "results_per_query": 100,
+                "eval_images": 1000, "reward_targets": 2000},
+        "learner": {"kind": "head", "trunk": "efficientnet_lite0", "views": 4, "batch_size": 256, "lr": 1e-3,
+                    "pcr": 2.0, "replay_keep": 0.5, "target_pool": 5000, "reward_features": "trunk+head"},
+        "candidate_epochs": 10.0,
+    },
     "head": {
         "env": {"image_size": 64, "budget": 192, "queries_per_iteration": 16, "results_per_query": 20,
                 "eval_images": 1000, "reward_targets": 2000},
