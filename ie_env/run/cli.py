@@ -64,10 +64,18 @@ def cmd_build_world(args) -> dict:
         raise ValueError(f"unknown world {args.world!r}: the builder makes {' or '.join(VERSIONS)} (or give --source)")
     path = build_tinyweb(cfg, name=args.world, force=args.force)
     snap = open_world(str(path)).snapshot
-    if args.prepare:  # the query tables and frozen mode's image features of the default env (cached)
+    if args.prepare:  # what every episode on this world reads, in the order it needs it (cached)
+        from ie_env.data.text_embedding import lemma_table_name, registered_table
+        from offline_cache.caption_engine import CaptionIndexEngine
+
         start = time.perf_counter()
-        InternetExplorerEnv(world=str(path), mode="frozen").reset(seed=0)
-        print(f"world ready for the default env ({time.perf_counter() - start:.0f} s)", file=sys.stderr)
+        vocab = load_vocabulary()
+        query_embeddings(vocab)  # the query tables: every lemma embedded, then answered once
+        name = lemma_table_name(vocab)
+        CaptionIndexEngine(open_world(str(path))).use_answer_table(name, *registered_table(name))
+        concept_embeddings(vocab)  # the model-based agents' concept texts
+        print(f"world ready for episodes ({time.perf_counter() - start:.0f} s; frozen mode's image features are "
+              "built on its first use)", file=sys.stderr)
     if args.views:  # every image's trunk views for the head learner (presets head and paper_cpu)
         from ie_env.learning.views import build_world_views
 
@@ -255,8 +263,8 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("--seed", type=int, default=0, help="seed of the caption draws")
     sp.add_argument("--force", action="store_true", help="rebuild even if the world exists")
     sp.add_argument("--prepare", action="store_true",
-                    help="also build what the default env needs on it, once (cached): the query tables (a few "
-                         "minutes) and frozen mode's features of every image (~10 min on 2 cores for tinyweb)")
+                    help="also build what every episode on it reads, once (cached): the query tables (the "
+                         "lemmas embedded and answered) and the agents' concept-text embeddings")
     sp.add_argument("--views", action="store_true",
                     help="also compute the head learner's cached trunk views (4 augmented + plain, 64 px) of every "
                          "image ahead, instead of as episodes download them (worth it before many episodes)")
