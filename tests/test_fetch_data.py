@@ -100,10 +100,11 @@ def archives():
 
 class Server:
     """Serves ``files`` on 127.0.0.1 with Range support; ``cut[path] = n`` makes the next answer for ``path`` stop
-    after ``n`` bytes of body (the connection drops); every request is logged as (path, Range header)."""
+    after ``n`` bytes of body (the connection drops), ``busy[path] = n`` answers the next ``n`` requests with 503;
+    every request is logged as (path, Range header)."""
 
     def __init__(self, files: dict[str, bytes]):
-        self.files, self.cut, self.log = dict(files), {}, []
+        self.files, self.cut, self.busy, self.log = dict(files), {}, {}, []
         server = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -114,6 +115,10 @@ class Server:
                 data = server.files.get(self.path)
                 if data is None:
                     self.send_error(404)
+                    return
+                if server.busy.get(self.path):
+                    server.busy[self.path] -= 1
+                    self.send_error(503)
                     return
                 start = 0
                 m = re.match(r"bytes=(\d+)-$", self.headers.get("Range") or "")
@@ -233,7 +238,7 @@ def test_fetch_converts_archives_into_shards_the_readers_read(server, archives, 
     assert len(world) == 12 and set(world.wnids) == set(TINY)
 
 
-@pytest.mark.parametrize("how", ["killed run", "dropped connection"])
+@pytest.mark.parametrize("how", ["killed run", "dropped connection", "server busy, then dropped connection"])
 def test_fetch_resumes_a_truncated_download(how, server, archives, cache, tmp_path):
     data = archives["/cifar-10-python.tar.gz"]
     half = len(data) // 2
@@ -242,17 +247,20 @@ def test_fetch_resumes_a_truncated_download(how, server, archives, cache, tmp_pa
         (cache / "downloads" / "cifar-10-python.tar.gz.part").write_bytes(data[:half])
     else:
         server.cut["/cifar-10-python.tar.gz"] = half
+        server.busy["/cifar-10-python.tar.gz"] = 1 if how.startswith("server busy") else 0
     out = fetch_data(FetchConfig(**options(server, dest=str(tmp_path / "data"), datasets="cifar10",
                                            keep_archives=True)))
     ranges = [r for p, r in server.log if p == "/cifar-10-python.tar.gz"]
+    requests_made = len(server.log)
     if how == "killed run":
         assert ranges == [f"bytes={half}-"]
     else:  # the retry asks for what is missing (what arrived, less the 64 KiB chunk under way when it dropped)
+        ranges = ranges[1:] if how.startswith("server busy") else ranges
         assert len(ranges) == 2 and ranges[0] is None and 0 < int(re.fullmatch(r"bytes=(\d+)-", ranges[1])[1]) <= half
     assert (cache / "downloads" / "cifar-10-python.tar.gz").read_bytes() == data
     assert out["fetched"]["cifar10"]["train"] == 50 and len(shard_files("cifar10-train-", tmp_path / "data")) == 1
     again = fetch_data(FetchConfig(**options(server, dest=str(tmp_path / "data"), datasets="cifar10", force=True)))
-    assert again["fetched"]["cifar10"]["test"] == 20 and len(server.log) == len(ranges)  # the kept archive is reused
+    assert again["fetched"]["cifar10"]["test"] == 20 and len(server.log) == requests_made  # the kept archive is reused
 
 
 @pytest.mark.parametrize("damage", ["md5 mismatch", "truncated zip", "corrupt tar.gz"])

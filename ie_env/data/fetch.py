@@ -161,6 +161,8 @@ def _get_once(url: str, part: Path, cfg: FetchConfig, session: requests.Session)
     with session.get(url, headers=headers, stream=True, timeout=cfg.timeout) as r:
         if have and r.status_code == 416:  # nothing left to send: the .part is the whole file (the md5 decides)
             return
+        if r.status_code == 429 or r.status_code >= 500:  # the server's trouble: retried
+            raise requests.HTTPError(f"HTTP {r.status_code} {r.reason}")
         if r.status_code not in (200, 206):
             raise FetchError(f"{url} answered HTTP {r.status_code} {r.reason}: check the URL (or --*-url)")
         start = 0
@@ -173,7 +175,7 @@ def _get_once(url: str, part: Path, cfg: FetchConfig, session: requests.Session)
         total = start + int(length) if length and length.isdigit() else None
         with open(part, "ab" if start else "wb") as f, \
                 tqdm(total=total, initial=start, unit="B", unit_scale=True, unit_divisor=1024,
-                     desc=part.name.removesuffix(".part"), disable=not cfg.progress, leave=False) as bar:
+                     desc=part.name.removesuffix(".part"), disable=not cfg.progress) as bar:
             for chunk in r.iter_content(1 << 16):  # a dropped connection loses at most the chunk under way
                 f.write(chunk)
                 bar.update(len(chunk))

@@ -38,7 +38,8 @@ def shard_files(prefix: str, root: Path | None = None) -> list[Path]:
     root = Path(root) if root else data_dir()
     sums_file = root / "SHA256SUMS"
     if not sums_file.exists():
-        raise DataMissingError(f"{sums_file} missing: copy SHA256SUMS with the shards of ../shared/data")
+        raise DataMissingError(f"{sums_file} missing: run `ie-explore fetch-data` to download the shards into "
+                               f"{root}, or copy them with their SHA256SUMS from ../shared/data")
     sums = dict(reversed(line.split()) for line in sums_file.read_text().splitlines() if line.strip())
     names = sorted(n for n in sums if n.startswith(prefix))
     if not names:
