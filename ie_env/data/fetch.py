@@ -47,15 +47,21 @@ from tqdm.auto import tqdm
 from ie_env.atomic import atomic_write_bytes
 from ie_env.data.shards import sha256
 from ie_env.paths import DataMissingError, cache_root, data_dir
-from ie_env.web.http import USER_AGENT
-from ie_env.web.netsafety import one_line
 
 TINY_IMAGENET_URL = "http://cs231n.stanford.edu/tiny-imagenet-200.zip"
 TINY_IMAGENET_MD5 = "90528d7ca1a48142e341f4ef8d21d0de"
-"""The md5 that torchvision-style loaders publish for ``tiny-imagenet-200.zip`` (248,100,043 bytes)."""
+"""The md5 of ``tiny-imagenet-200.zip`` (248,100,043 bytes) that the common loaders check (e.g. Avalanche's)."""
 CIFAR10_URL = "https://www.cs.toronto.edu/~kriz/cifar-10-python.tar.gz"
 CIFAR10_MD5 = "c58f30108f718f92721af3b95e74349a"
 """The md5 published on the CIFAR page and in torchvision for ``cifar-10-python.tar.gz`` (170,498,071 bytes)."""
+
+USER_AGENT = "internet-explorer/0.1 (dataset download: ie-explore fetch-data)"
+
+
+def one_line(text, limit: int = 160) -> str:
+    text = " ".join(str(text).split())
+    return text if len(text) <= limit else text[:limit - 3] + "..."
+
 
 DATASETS = {
     "tiny-imagenet": ("tiny-imagenet-200-train-", "tiny-imagenet-200-val-", "tiny-imagenet-200-classes.tsv"),
