@@ -17,6 +17,7 @@ $(VENV)/.installed: pyproject.toml
 install: system $(VENV)/.installed
 
 world: install  ## the default offline world, its query tables and frozen features (~25 min the first time)
+	$(VENV)/bin/ie-explore fetch-data --json  # the photos from their public sources unless shards are found (~400 MB)
 	$(VENV)/bin/ie-explore build-world tinyweb --prepare --json | tail -n 1
 
 demo: world  ## the main job

@@ -4,7 +4,7 @@ Both locations can be moved with environment variables, so CI, tests and users n
 
 - ``IE_DATA_DIR``: the real-photo shards (``tiny-imagenet-200-*.tar.gz``, ``cifar10-*.tar.gz``,
   ``SHA256SUMS``). Default: the first of ``./shared/data``, ``../shared/data`` and ``<repo>/../shared/data``
-  that exists.
+  that exists, else ``<cache>/data`` once ``ie-explore fetch-data`` has put shards there.
 - ``IE_CACHE_DIR``: parsed vocabulary, text embeddings, decoded targets and built worlds.
   Default: ``<repo>/.cache`` for a source checkout, else ``~/.cache/internet-explorer``.
 - ``IE_WORDNET_DIR``: WordNet 3.0 data files (Debian ``wordnet-base``). Default ``/usr/share/wordnet``.
@@ -23,26 +23,34 @@ class DataMissingError(RuntimeError):
 
 def data_dir(required: bool = True) -> Path:
     env = os.environ.get("IE_DATA_DIR")
-    candidates = [Path(env)] if env else [Path("shared/data"), Path("../shared/data"), REPO_ROOT.parent / "shared" / "data"]
+    fetched = cache_root() / "data"
+    candidates = [Path(env)] if env else [Path("shared/data"), Path("../shared/data"),
+                                          REPO_ROOT.parent / "shared" / "data", fetched]
     for c in candidates:
-        if c.is_dir():
+        if c.is_dir() and (c != fetched or (c / "SHA256SUMS").exists()):
             return c.resolve()
     if required:
         raise DataMissingError(
-            f"real-photo data not found (looked in {', '.join(str(c) for c in candidates)}): "
-            "put the shards of ../shared/data beside the project or set IE_DATA_DIR to their folder"
+            f"real-photo data not found (looked in {', '.join(str(c) for c in candidates)}): run "
+            "`ie-explore fetch-data` to download Tiny ImageNet and CIFAR-10 (~400 MB) into shards in "
+            f"{env or fetched}, or put the shards of ../shared/data beside the project or set IE_DATA_DIR to their "
+            "folder"
         )
     return candidates[0]
 
 
-def cache_dir() -> Path:
+def cache_root() -> Path:
+    """The cache folder (``IE_CACHE_DIR``, ``<repo>/.cache`` or ``~/.cache/internet-explorer``), not created."""
     env = os.environ.get("IE_CACHE_DIR")
     if env:
-        path = Path(env)
-    elif (REPO_ROOT / "pyproject.toml").exists():
-        path = REPO_ROOT / ".cache"
-    else:
-        path = Path.home() / ".cache" / "internet-explorer"
+        return Path(env)
+    if (REPO_ROOT / "pyproject.toml").exists():
+        return REPO_ROOT / ".cache"
+    return Path.home() / ".cache" / "internet-explorer"
+
+
+def cache_dir() -> Path:
+    path = cache_root()
     path.mkdir(parents=True, exist_ok=True)
     return path
 

@@ -27,17 +27,24 @@ def _verified(path: Path, size: int, mtime: float) -> str:
     return h.hexdigest()
 
 
+def sha256(path: Path) -> str:
+    """The sha256 of a file, computed once per (path, size, mtime) in this process."""
+    st = path.stat()
+    return _verified(path, st.st_size, st.st_mtime)
+
+
 def shard_files(prefix: str, root: Path | None = None) -> list[Path]:
     """The verified shards whose names start with ``prefix`` (e.g. ``cifar10-train-``), sorted."""
     root = Path(root) if root else data_dir()
     sums_file = root / "SHA256SUMS"
     if not sums_file.exists():
-        raise DataMissingError(f"{sums_file} missing: copy SHA256SUMS with the shards of ../shared/data")
+        raise DataMissingError(f"{sums_file} missing: run `ie-explore fetch-data` to download the shards into "
+                               f"{root}, or copy them with their SHA256SUMS from ../shared/data")
     sums = dict(reversed(line.split()) for line in sums_file.read_text().splitlines() if line.strip())
     names = sorted(n for n in sums if n.startswith(prefix))
     if not names:
-        raise DataMissingError(f"no shard named {prefix}* listed in {sums_file}: get the real-photo data "
-                               "(../shared/data) or point IE_DATA_DIR at it")
+        raise DataMissingError(f"no shard named {prefix}* listed in {sums_file}: run `ie-explore fetch-data` "
+                               "(downloads them from their public sources), or point IE_DATA_DIR at the shards")
     out = []
     for name in names:
         path = root / name

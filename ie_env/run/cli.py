@@ -1,6 +1,7 @@
 """``ie-explore``: the command line of the project.
 
-Subcommands: ``vocab``, ``embed-vocab``, ``build-world``, ``search``, ``inspect``, ``verify``, ``export`` (a
+Subcommands: ``fetch-data`` (the real photos from their public sources, when no shards are found), ``vocab``,
+``embed-vocab``, ``build-world``, ``search``, ``inspect``, ``verify``, ``export`` (a
 snapshot as webdataset or parquet shards, optionally its best images by the recording run's reward), ``report`` (a
 run or comparison as a static web page), ``refetch`` (retry a snapshot's failed downloads), ``target``, ``demo``
 (the main job), ``run`` (the loop on an offline world), ``live`` (the loop on a live engine), ``serve`` (snapshot
@@ -17,6 +18,7 @@ from pathlib import Path
 
 from agents import AGENTS, PRESETS, make_agent_for_env
 from ie_env.atomic import atomic_write_json
+from ie_env.data.fetch import FetchConfig, fetch_data, summary_line
 from ie_env.data.ground_truth import mapping_table
 from ie_env.data.targets import load_target
 from ie_env.data.text_embedding import concept_embeddings, query_embeddings
@@ -37,6 +39,12 @@ from offline_cache.server import serve
 from offline_cache.snapshot import Snapshot
 from offline_cache.tinyweb import VERSIONS, TinywebConfig, build_tinyweb, open_world
 from offline_cache.world import world_dir
+
+
+def cmd_fetch_data(args) -> dict:
+    out = fetch_data(config_from_args(args, FetchConfig))
+    print(summary_line(out), file=sys.stderr)
+    return out
 
 
 def cmd_vocab(args) -> dict:
@@ -252,6 +260,10 @@ def build_parser() -> argparse.ArgumentParser:
         sp.add_argument("--json", action="store_true", help="print one JSON document on the last line")
         return sp
 
+    sp = add("fetch-data", cmd_fetch_data, "download Tiny ImageNet 200 and CIFAR-10 from their public sources "
+             "(~237 MB + ~163 MB; resumable, md5-checked) and convert them into the project's shards, unless the "
+             "data folder holds them already")
+    add_config_arguments(sp, FetchConfig)
     sp = add("vocab", cmd_vocab, "vocabulary statistics (WordNet noun lemmas)")
     sp.add_argument("--find", default="", help="show the concepts whose lemma is this text")
     add("embed-vocab", cmd_embed_vocab,
