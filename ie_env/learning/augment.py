@@ -147,27 +147,39 @@ class TwoViewAugment:
         if not 0 < c.min_scale <= c.max_scale <= 1:
             raise ValueError(f"crop scales ({c.min_scale}, {c.max_scale}) must satisfy 0 < min <= max <= 1")
 
+    def draw(self, n: int, height: int, width: int, gen: torch.Generator) -> dict[str, torch.Tensor]:
+        """The random parameters of one view of each of ``n`` images of ``height`` x ``width`` pixels, drawn from
+        ``gen`` (crop boxes, flips, colour matrices, contrast factors, greyscale flags): :meth:`apply` uses them."""
+        cfg = self.config
+        boxes = crop_boxes(n, height, width, cfg, gen)
+        flip = torch.rand(n, generator=gen) < cfg.flip
+        mat, contrast = colour_matrices(n, cfg, gen)
+        gray = torch.rand(n, generator=gen) < cfg.grayscale
+        return {"boxes": boxes, "flip": flip, "mat": mat, "contrast": contrast, "gray": gray}
+
+    def apply(self, images: torch.Tensor, p: dict[str, torch.Tensor]) -> torch.Tensor:
+        """Image ``i`` of a float NCHW [0, 1] batch augmented with row ``i`` of the parameters ``p``
+        (:meth:`draw`)."""
+        size, dev, m = self.image_size, images.device, len(images)
+        rois = torch.cat([torch.arange(m, dtype=torch.float32).unsqueeze(1), p["boxes"]], dim=1).to(dev)
+        # roi_align with aligned=True samples box [x1, x2) exactly; sampling_ratio=2 averages 2x2 points per
+        # output pixel, which antialiases downscaling crops.
+        x = roi_align(images, rois, output_size=(size, size), spatial_scale=1.0, sampling_ratio=2, aligned=True)
+        x = torch.where(p["flip"].view(m, 1, 1, 1).to(dev), TF.horizontal_flip(x), x)
+        contrast = p["contrast"].to(dev).view(m, 1, 1, 1)
+        x = torch.einsum("nij,njhw->nihw", p["mat"].to(dev), x).clamp_(0, 1)
+        mean = TF.rgb_to_grayscale(x).mean(dim=(1, 2, 3), keepdim=True)
+        x = (contrast * x + (1 - contrast) * mean).clamp_(0, 1)
+        x = torch.where(p["gray"].view(m, 1, 1, 1).to(dev), TF.rgb_to_grayscale(x, num_output_channels=3), x)
+        return x.contiguous(memory_format=torch.channels_last)
+
     def view(self, images: torch.Tensor, gen: torch.Generator, n: int | None = None,
              part: slice = slice(None)) -> torch.Tensor:
         """One augmented view of a float NCHW [0, 1] batch: images ``part`` of a batch of ``n`` (default: all)."""
         n = len(images) if n is None else n
         _, _, h, w = images.shape
-        cfg, size, dev = self.config, self.image_size, images.device
-        boxes = crop_boxes(n, h, w, cfg, gen)[part]
-        m = len(boxes)
-        rois = torch.cat([torch.arange(m, dtype=torch.float32).unsqueeze(1), boxes], dim=1).to(dev)
-        # roi_align with aligned=True samples box [x1, x2) exactly; sampling_ratio=2 averages 2x2 points per
-        # output pixel, which antialiases downscaling crops.
-        x = roi_align(images, rois, output_size=(size, size), spatial_scale=1.0, sampling_ratio=2, aligned=True)
-        flip = (torch.rand(n, generator=gen) < cfg.flip)[part].view(m, 1, 1, 1).to(dev)
-        x = torch.where(flip, TF.horizontal_flip(x), x)
-        mat, contrast = (t[part].to(dev) for t in colour_matrices(n, cfg, gen))
-        x = torch.einsum("nij,njhw->nihw", mat, x).clamp_(0, 1)
-        mean = TF.rgb_to_grayscale(x).mean(dim=(1, 2, 3), keepdim=True)
-        x = (contrast.view(m, 1, 1, 1) * x + (1 - contrast.view(m, 1, 1, 1)) * mean).clamp_(0, 1)
-        gray = (torch.rand(n, generator=gen) < cfg.grayscale)[part].view(m, 1, 1, 1).to(dev)
-        x = torch.where(gray, TF.rgb_to_grayscale(x, num_output_channels=3), x)
-        return x.contiguous(memory_format=torch.channels_last)
+        p = {k: v[part] for k, v in self.draw(n, h, w, gen).items()}
+        return self.apply(images, p)
 
     def __call__(self, images: np.ndarray | torch.Tensor, gen: torch.Generator,
                  part: slice = slice(None)) -> tuple[torch.Tensor, torch.Tensor]:
