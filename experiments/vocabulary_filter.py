@@ -1,7 +1,8 @@
 """Which word list should the offensive-vocabulary filter use? Measures candidate PyPI packages on WordNet's nouns.
 
 For each candidate that is installed (``pip install badwords-py better-profanity profanityfilter glin-profanity
-profanex magic-profanity pyobscenity alt-profanity-check``; the project depends on the chosen one only) it prints, over the 146,347 lemma-synset pairs:
+profanex magic-profanity pyobscenity alt-profanity-check``; the project depends on the chosen one only) it prints,
+over the 146,347 lemma-synset pairs:
 
 - ``list``: entries of its English word list (those spelled with letters, digits, spaces, hyphens, apostrophes);
 - ``strings`` / ``concepts``: distinct lemma strings and concepts it removes, matching whole words of a lemma (the
@@ -24,7 +25,6 @@ import importlib.util
 import json
 import re
 import time
-from pathlib import Path
 
 from ie_env.data.vocabulary import load_vocabulary
 from ie_env.data.vocabulary_filter import USAGE_DOMAINS, filter_summary, offensive
@@ -138,15 +138,16 @@ def main() -> None:
         stay = [s for s in MUST_STAY if s.lower() in removed]
         concepts = sum(by_string[s] for s in removed)
         print(f"{name:32} {size if size is not None else '-':>5} {len(removed):>7} {concepts:>8} "
-              f"{len(removed & marked):>3}/{len(marked):<3} {go:>3}/{len(MUST_GO):<2} {len(stay):>3}/{len(MUST_STAY):<4} "
-              f"{secs:>7.1f}")
+              f"{len(removed & marked):>3}/{len(marked):<3} {go:>3}/{len(MUST_GO):<2} "
+              f"{len(stay):>3}/{len(MUST_STAY):<4} {secs:>7.1f}")
+        missed = [s for s in MUST_GO if s.lower() not in removed]
         summary[name] = {"list": size, "strings": len(removed), "concepts": concepts, "marked": len(removed & marked),
-                         "probes": go, "ordinary_removed": stay, "missed_probes": [s for s in MUST_GO
-                                                                                    if s.lower() not in removed]}
+                         "probes": go, "ordinary_removed": stay, "missed_probes": missed}
     for name, (_, removed, _) in rows.items():
         extra = sorted(removed - marked)
         step = max(1, len(extra) // max(1, args.sample))
-        print(f"\n{name}: removes {len(extra)} strings WordNet does not mark, e.g. {', '.join(extra[::step][:args.sample])}")
+        sample = ", ".join(extra[::step][:args.sample])
+        print(f"\n{name}: removes {len(extra)} strings WordNet does not mark, e.g. {sample}")
         print(f"  misses of the probes: {', '.join(summary[name]['missed_probes']) or '-'}; ordinary nouns removed: "
               f"{', '.join(summary[name]['ordinary_removed']) or '-'}")
     total = filter_summary(vocab, "offensive")
