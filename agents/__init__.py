@@ -60,13 +60,14 @@ def ground_truth_concepts(env) -> list[int]:
 
 
 def make_agent_for_env(name: str, env, **options) -> Agent:
-    """The agent ``name`` for ``env``: its vocabulary, concept embeddings, target class names and descriptors
-    (used by the agents in :data:`VARYING`); ``relevant_concepts`` gets the world's relevant concepts;
-    ``ceiling``, PPO and DQN get the env."""
+    """The agent ``name`` for ``env``: its vocabulary, concept embeddings, target class names, descriptors
+    (used by the agents in :data:`VARYING`) and vocabulary filter; ``relevant_concepts`` gets the world's relevant
+    concepts; ``ceiling``, PPO and DQN get the env."""
     import numpy as np
 
     ctx = AgentContext(vocab=env.vocab, concept_embeddings=np.asarray(concept_embeddings(env.vocab)),
-                       target_class_names=env.target.class_names, descriptors=list(env.config.descriptors))
+                       target_class_names=env.target.class_names, descriptors=list(env.config.descriptors),
+                       vocabulary_filter=env.config.vocabulary_filter)
     extra = {"concepts": ground_truth_concepts(env)} if name == "relevant_concepts" else {}
     if env.config.descriptors and name in VARYING:
         extra["descriptor_source"] = "context"

@@ -45,16 +45,16 @@ class GPUCBAgent(GPDrivenAgent):
         self._cursor = 0
 
     def draw(self) -> Query:
-        used = set(self.used)
-        for _ in range(len(self._order)):  # skip concepts used this iteration or with every variant issued
-            c = int(self._order[self._cursor % len(self._order)])
-            if c not in used and not self.exhausted(c):
+        used, order, n = set(self.used), self._order, len(self._order)
+        for _ in range(n):  # skip candidates used this iteration or with every variant issued
+            i = int(order[self._cursor % n])
+            if i not in used and not self.exhausted(int(self.candidates[i])):
                 break
             self._cursor += 1
-        c = int(self._order[self._cursor % len(self._order)])
+        i = int(order[self._cursor % n])
         self._cursor += 1
-        self.used.append(c)
-        return self.make_query(c, self.config.p_descriptor)
+        self.used.append(i)
+        return self.make_query(int(self.candidates[i]), self.config.p_descriptor)
 
     def state_dict(self) -> dict:
         d = super().state_dict()
@@ -75,11 +75,11 @@ class GPThompsonAgent(GPDrivenAgent):
 
     def after_refit(self) -> None:
         post = self.posterior
-        if self.config.pool and self.config.pool < self.n_concepts:
+        if self.config.pool and self.config.pool < len(self.candidates):
             score = post.mean.astype(np.float64) + self.config.beta * post.std.astype(np.float64)
             self._pool = np.sort(np.argsort(-score, kind="stable")[: self.config.pool])
         else:
-            self._pool = np.arange(self.n_concepts)
+            self._pool = np.arange(len(self.candidates))
 
     def draw(self) -> Query:
         post = self.posterior
@@ -89,12 +89,12 @@ class GPThompsonAgent(GPDrivenAgent):
         if used.any() and not used.all():
             draw[used] = -np.inf
         best = int(np.argmax(draw))
-        while self.exhausted(int(pool[best])) and np.isfinite(draw).sum() > 1:  # every variant issued: the next
+        while self.exhausted(int(self.candidates[pool[best]])) and np.isfinite(draw).sum() > 1:  # the next
             draw[best] = -np.inf
             best = int(np.argmax(draw))
-        c = int(pool[best])
-        self.used.append(c)
-        return self.make_query(c, self.config.p_descriptor)
+        i = int(pool[best])  # a candidate position
+        self.used.append(i)
+        return self.make_query(int(self.candidates[i]), self.config.p_descriptor)
 
     def load_state_dict(self, d: dict) -> None:
         super().load_state_dict(d)

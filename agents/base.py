@@ -12,6 +12,7 @@ from dataclasses import dataclass, field, fields, is_dataclass
 import numpy as np
 
 from agents.descriptors import descriptor_text, load_descriptors
+from ie_env.data.vocabulary_filter import allowed_concepts, offensive
 
 
 @dataclass(frozen=True)
@@ -41,8 +42,15 @@ class AgentContext:
     class_embeddings: np.ndarray | None = None
     """Optional (len(target_class_names), 384) embeddings of the class names; computed with the text
     model when a label-set agent needs them and a name is not a vocabulary lemma."""
+    vocabulary_filter: str = "none"
+    """Concepts, descriptors and class names the agent never queries (``ie_env.data.vocabulary_filter``):
+    ``none`` or ``offensive``; :func:`agents.make_agent_for_env` passes the env's."""
+    allowed: np.ndarray | None = field(init=False, default=None)
+    """Per concept, whether the filter lets a query name it (``None``: every concept); set from
+    ``vocabulary_filter``."""
 
     def __post_init__(self):
+        self.allowed = allowed_concepts(self.vocab, self.vocabulary_filter)
         n = len(self.vocab)
         e = self.concept_embeddings
         if e is None or getattr(e, "ndim", 0) != 2 or e.shape[0] != n:
@@ -134,9 +142,12 @@ class Agent:
             raise TypeError("agents take an AgentContext(vocab, concept_embeddings, ...) as their first argument")
         self.context = context
         self.n_concepts = len(context.vocab)
+        self.allowed = context.allowed  # None: every concept may be queried
+        self.allowed_concepts = None if self.allowed is None else np.flatnonzero(self.allowed)
         self.rng = make_rng(0)
         self.steps = 0
         self.descriptors: list[str] = []
+        self.descriptor_choices: list[int] = []  # positions of the descriptors the vocabulary filter allows
         self.issued: dict[str, set[int]] = {}  # query text without descriptor -> descriptors used with it
 
     def reset(self, seed: int) -> None:
@@ -147,6 +158,16 @@ class Agent:
 
     def act(self) -> Query:
         raise NotImplementedError
+
+    def random_concept(self) -> int:
+        """A concept drawn uniformly among those the vocabulary filter allows."""
+        if self.allowed_concepts is None:
+            return int(self.rng.integers(self.n_concepts))
+        return int(self.allowed_concepts[self.rng.integers(len(self.allowed_concepts))])
+
+    def may_query(self, text: str) -> bool:
+        """Whether the vocabulary filter lets a query text other than a lemma (a class name) be sent."""
+        return self.context.vocabulary_filter == "none" or not offensive([text])[0]
 
     def upcoming(self) -> list[Query]:
         """Queries :meth:`act` will return next, when the agent knows them already (an agent that draws an
@@ -164,28 +185,42 @@ class Agent:
             self.descriptors = list(self.context.descriptors)
         else:
             self.descriptors = load_descriptors(source)
+        self._filter_descriptors()
+
+    def _filter_descriptors(self) -> None:
+        """The descriptors a query may use: the list keeps its positions (a context descriptor's is the env's
+        action), the ones the vocabulary filter removes are never drawn."""
+        self.descriptor_choices = [d for d, text in enumerate(self.descriptors) if self.may_query(text)]
 
     def make_query(self, concept: int, p_descriptor: float = 0.0, text: str | None = None) -> Query:
         """A query for ``concept`` (its lemma, or ``text``), with a random descriptor with probability
         ``p_descriptor`` when the agent has descriptors. A variant already issued this episode (for this concept
         or another with the same lemma) is swapped for an unused one (a repeated query brings back the same
-        images) while any is left."""
+        images) while any is left. Raises ``ValueError`` for a concept the vocabulary filter removes; a descriptor
+        variant the filter removes is asked plainly."""
         concept = int(concept)
+        if self.allowed is not None and not self.allowed[concept]:
+            raise ValueError(f"{self.name}: concept {concept} is removed by the vocabulary filter "
+                             f"{self.context.vocabulary_filter!r}; draw among the allowed ones (self.allowed)")
         base = text if text is not None else self.context.vocab.lemmas[concept]
+        choices = self.descriptor_choices
         d = -1
-        if self.descriptors and p_descriptor > 0 and self.rng.random() < p_descriptor:
-            d = int(self.rng.integers(len(self.descriptors)))
+        if choices and p_descriptor > 0 and self.rng.random() < p_descriptor:
+            d = choices[int(self.rng.integers(len(choices)))]
         used = self.issued.setdefault(base, set())
-        if d in used and len(used) <= len(self.descriptors):
-            free = [x for x in range(-1, len(self.descriptors)) if x not in used]
+        if d in used and len(used) <= len(choices):
+            free = [x for x in (-1, *choices) if x not in used]
             d = free[int(self.rng.integers(len(free)))]
+        query = descriptor_text(self.descriptors[d], base) if d >= 0 else base
+        if d >= 0 and not self.may_query(query):  # two allowed words can still make a phrase on the list
+            d, query = -1, base
         used.add(d)
-        return Query(concept, d, descriptor_text(self.descriptors[d], base) if d >= 0 else base)
+        return Query(concept, d, query)
 
     def exhausted(self, concept: int) -> bool:
-        """Whether every variant of ``concept`` (plain and with each descriptor) was issued this episode."""
+        """Whether every variant of ``concept`` (plain and with each allowed descriptor) was issued this episode."""
         used = self.issued.get(self.context.vocab.lemmas[int(concept)], ())
-        return len(used) > len(self.descriptors)
+        return len(used) > len(self.descriptor_choices)
 
     # --- checkpoints ----------------------------------------------------------------------------
     def state_dict(self) -> dict:
@@ -198,7 +233,9 @@ class Agent:
             raise ValueError(f"checkpoint is for agent {d.get('name')!r}, not {self.name!r}: load it into that agent")
         self.rng = rng_from_state(d["rng"])
         self.steps = int(d["steps"])
-        self.descriptors = list(d["descriptors"])
+        if list(d["descriptors"]) != self.descriptors:
+            self.descriptors = list(d["descriptors"])
+            self._filter_descriptors()
         self.issued = {}
         for entry in d.get("issued", []):  # [base, descriptors] ([concept, base, descriptors] before 2026-12-07)
             self.issued.setdefault(str(entry[-2]), set()).update(int(x) for x in entry[-1])

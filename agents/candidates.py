@@ -6,7 +6,8 @@ concept never queried, mean for one already queried) among those not queried sin
 uniformly at random. The observation holds one feature row per candidate, best score first: a PCA projection
 of its text embedding, its posterior mean and std (the mean standardised over all concepts, the std divided by
 the largest std, so the scale does not depend on the target's rewards), and log(1 + visits). The posterior is
-refit at each iteration end. A policy that always takes the first row is greedy by mean + std (GP-UCB with
+refit at each iteration end. Concepts the env's vocabulary filter removes are never proposed. A policy that always
+takes the first row is greedy by mean + std (GP-UCB with
 beta = 1); one that takes any row at random is between that and the random agent.
 """
 from __future__ import annotations
@@ -55,15 +56,21 @@ class CandidateConfig:
 
 
 class CandidateSet:
-    """Proposes candidate concepts and their features from a GP posterior over concept embeddings."""
+    """Proposes candidate concepts and their features from a GP posterior over concept embeddings; with
+    ``allowed`` (a mask over the concepts, the vocabulary filter's), only allowed concepts."""
 
-    def __init__(self, embeddings: np.ndarray, config: CandidateConfig | None = None):
+    def __init__(self, embeddings: np.ndarray, config: CandidateConfig | None = None,
+                 allowed: np.ndarray | None = None):
         from sklearn.decomposition import PCA
 
         self.config = cfg = config or CandidateConfig()
         n = len(embeddings)
-        if not 1 <= cfg.k <= n:
-            raise ValueError(f"k={cfg.k} candidates: choose between 1 and the vocabulary size {n}")
+        self.allowed = None if allowed is None else np.asarray(allowed, bool)
+        self.pool = None if allowed is None else np.flatnonzero(self.allowed)  # the concepts random draws come from
+        n_allowed = n if allowed is None else len(self.pool)
+        if not 1 <= cfg.k <= n_allowed:
+            raise ValueError(f"k={cfg.k} candidates: choose between 1 and the {n_allowed} concepts the vocabulary "
+                             "(and its filter) allow")
         fit_rows = np.random.default_rng(0).choice(n, min(n, 20_000), replace=False)
         pca = PCA(cfg.embedding_dim, random_state=0).fit(embeddings[fit_rows])
         proj = pca.transform(embeddings).astype(np.float32)
@@ -94,6 +101,8 @@ class CandidateSet:
         self.mean_feature = (mean - mean.mean()) / (mean.std() + 1e-8)
         self.std_feature = std / (std.max() + 1e-8)
         self.order = self.tiebreak[np.argsort(-self.score[self.tiebreak], kind="stable")]  # changes only here
+        if self.allowed is not None:
+            self.order = self.order[self.allowed[self.order]]
         self.next_best = 0  # concepts before this position in order were all queried since the refit
         self.queried: set[int] = set()
 
@@ -112,7 +121,8 @@ class CandidateSet:
             i += 1
         taken = set(top)
         while len(taken) < self.config.k:
-            taken.add(int(self.rng.integers(len(self.order))))
+            taken.add(int(self.rng.integers(len(self.order))) if self.pool is None
+                      else int(self.pool[self.rng.integers(len(self.pool))]))
         c = np.fromiter(taken, np.int64, len(taken))
         c = c[np.lexsort((c, -self.score[c]))]  # best score first, ties by concept
         self.candidates = c
@@ -138,7 +148,7 @@ class CandidateSetWrapper(gym.Wrapper):
         base = env.unwrapped
         if embeddings is None:
             embeddings = np.asarray(concept_embeddings(base.vocab))
-        self.cands = CandidateSet(embeddings, config)
+        self.cands = CandidateSet(embeddings, config, allowed=getattr(base, "allowed", None))
         k = self.cands.config.k
         self.action_space = spaces.Discrete(k)
         self.observation_space = spaces.Box(-np.inf, np.inf, (k, self.cands.n_features), np.float32)

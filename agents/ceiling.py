@@ -25,6 +25,7 @@ from tqdm.auto import tqdm
 
 from agents.base import PLAN_AHEAD, Agent, AgentContext, Query, build_config
 from agents.descriptors import descriptor_text
+from ie_env.data.vocabulary_filter import offensive
 
 
 @dataclass
@@ -124,9 +125,11 @@ def known_answers(env, descriptor_concepts: int, progress: bool = False) -> tupl
     if env.uses_query_table():
         env.use_query_table()
     vocab, n = env.vocab, env.config.results_per_query
+    allowed = getattr(env, "allowed", None)  # the vocabulary filter's mask (None: every concept)
     first: dict[str, int] = {}
     for c, lemma in enumerate(vocab.lemmas):
-        first.setdefault(lemma, c)
+        if allowed is None or allowed[c]:
+            first.setdefault(lemma, c)
     queries = [Query(c, -1, lemma) for lemma, c in first.items()]
     answers = _answers(env, [q.text for q in queries], n, progress)
     descriptors = list(env.config.descriptors)
@@ -135,6 +138,9 @@ def known_answers(env, descriptor_concepts: int, progress: bool = False) -> tupl
         rich = np.argsort(-gains, kind="stable")[:descriptor_concepts]
         variants = [Query(queries[i].concept, d, descriptor_text(desc, queries[i].text))
                     for i in rich.tolist() if gains[i] > 0 for d, desc in enumerate(descriptors)]
+        if env.config.vocabulary_filter != "none":  # the env refuses descriptor variants the filter removes
+            bad = offensive([q.text for q in variants])
+            variants = [q for q, b in zip(variants, bad) if not b and env.descriptor_allowed[q.descriptor]]
         queries += variants
         answers += _answers(env, [q.text for q in variants], n, progress)
     return queries, answers

@@ -136,9 +136,13 @@ class GPAgent(GPDrivenAgent):
 
     def choose_candidates(self, context: AgentContext) -> np.ndarray:
         self.class_concepts: list[int] = []
+        self.class_choices: list[int] = []  # the class names the vocabulary filter lets a query name
         if not self.config.label_set:
             return np.arange(self.n_concepts)
         candidates, self.class_concepts = label_set_candidates(context, self.config.label_set_size)
+        self.class_choices = [i for i, c in enumerate(self.class_concepts)
+                              if (self.allowed is None or self.allowed[c])
+                              and self.may_query(context.target_class_names[i])]
         return candidates
 
     def scores(self) -> np.ndarray:
@@ -154,8 +158,8 @@ class GPAgent(GPDrivenAgent):
         self._cdf = np.cumsum(self.probabilities)
 
     def draw(self) -> Query:
-        if self.class_concepts and self.rng.random() < self.config.p_class_name:
-            c = int(self.rng.integers(len(self.class_concepts)))
+        if self.class_choices and self.rng.random() < self.config.p_class_name:
+            c = self.class_choices[int(self.rng.integers(len(self.class_choices)))]
             name = self.context.target_class_names[c]
             return self.make_query(self.class_concepts[c], self.config.p_descriptor, text=name)
         exclude = self.used if self.config.no_repeats_within_iteration else None

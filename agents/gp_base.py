@@ -56,14 +56,21 @@ class GPDrivenAgent(Agent):
         super().__init__(context)
         self.config = build_config(self.config_class, options, nested={"gp": GPConfig})
         self._setup_descriptors(self.config.descriptor_source)
-        self.candidates = self.choose_candidates(context)
+        candidates = np.asarray(self.choose_candidates(context), np.int64)
+        if self.allowed is not None:  # the concepts the vocabulary filter removes are no candidates at all
+            candidates = candidates[self.allowed[candidates]]
+            if not len(candidates):
+                raise ValueError(f"{self.name}: the vocabulary filter {context.vocabulary_filter!r} removes every "
+                                 "candidate concept")
+        self.candidates = candidates
         self.position = np.full(self.n_concepts, -1, np.int64)  # vocab concept -> candidate position
         self.position[self.candidates] = np.arange(len(self.candidates))
         self._embeddings = np.asarray(context.concept_embeddings, np.float32)[self.candidates]
         self.reset(0)
 
     def choose_candidates(self, context: AgentContext) -> np.ndarray:
-        """The vocabulary positions the agent chooses among (default: all)."""
+        """The vocabulary positions the agent chooses among (default: all); those the vocabulary filter removes
+        are dropped after."""
         return np.arange(self.n_concepts)
 
     def _new_posterior(self) -> GPPosterior:

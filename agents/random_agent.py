@@ -17,7 +17,8 @@ class RandomConfig:
 
 
 class RandomAgent(Agent):
-    """Uniform over the vocabulary (the paper's random-exploration baseline)."""
+    """Uniform over the vocabulary (the paper's random-exploration baseline), or over the concepts the vocabulary
+    filter allows."""
 
     name = "random"
 
@@ -28,4 +29,4 @@ class RandomAgent(Agent):
 
     def act(self) -> Query:
         self.steps += 1
-        return self.make_query(int(self.rng.integers(self.n_concepts)), self.config.p_descriptor)
+        return self.make_query(self.random_concept(), self.config.p_descriptor)

@@ -43,6 +43,10 @@ class RelevantConceptsAgent(Agent):
         bad = [c for c in concepts if not 0 <= c < self.n_concepts]
         if bad:
             raise ValueError(f"concepts has positions outside the vocabulary 0..{self.n_concepts - 1}: {bad[:5]}")
+        if self.allowed is not None:  # the concepts the vocabulary filter removes are never asked
+            concepts = [c for c in concepts if self.allowed[c]]
+            if not concepts:
+                raise ValueError(f"the vocabulary filter {context.vocabulary_filter!r} removes every one of concepts")
         self.concepts = np.asarray(list(dict.fromkeys(concepts)), np.int64)
         self._setup_descriptors(self.config.descriptor_source)
         self.reset(0)
@@ -57,10 +61,12 @@ class RelevantConceptsAgent(Agent):
         rnd, i = divmod(step, n)
         c = int(self.order[i])
         lemma = self.context.vocab.lemmas[c]
-        if rnd == 0 or not self.descriptors:
+        choices = self.descriptor_choices
+        if rnd == 0 or not choices:
             return Query(c, -1, lemma)
-        d = (rnd - 1) % len(self.descriptors)
-        return Query(c, d, descriptor_text(self.descriptors[d], lemma))
+        d = choices[(rnd - 1) % len(choices)]
+        text = descriptor_text(self.descriptors[d], lemma)
+        return Query(c, d, text) if self.may_query(text) else Query(c, -1, lemma)
 
     def act(self) -> Query:
         self.steps += 1

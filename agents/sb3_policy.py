@@ -86,7 +86,8 @@ class SB3Agent(Agent):
         if policy:
             self.model = load_model(self.name, policy)
             k, features = self.model.observation_space.shape
-            self.cands = CandidateSet(embeddings, CandidateConfig(k=k, embedding_dim=features - 3))
+            self.cands = CandidateSet(embeddings, CandidateConfig(k=k, embedding_dim=features - 3),
+                                      allowed=context.allowed)
             return
         if env is None:
             raise ValueError(f"agent {self.name} needs env= (the environment its policy trains on) or policy=PATH")

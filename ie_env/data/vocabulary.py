@@ -5,6 +5,8 @@ the ``index.sense``/``lexnames`` files nltk's reader wants, so this module parse
 is 146,347 (lemma, synset) pairs over 82,115 noun synsets; each concept carries its wnid (``n`` + the
 8-digit offset, as ImageNet uses), the synset's nltk-style name (``dog.n.01``), its first hypernym's lemma,
 its definition, and the text ``"{lemma} ({hypernym}): {definition}"`` that the paper embeds.
+The parser also keeps WordNet's usage-domain pointers (``;u``: "this synset, or one of its lemmas, is an
+obscenity / ethnic slur / trade name ..."), which :mod:`ie_env.data.vocabulary_filter` reads.
 The parsed vocabulary is cached as JSON under the cache directory, keyed by the data file's size and mtime.
 """
 from __future__ import annotations
@@ -20,7 +22,7 @@ from pathlib import Path
 from ie_env.atomic import atomic_write_bytes
 from ie_env.paths import cache_dir, wordnet_dir
 
-FORMAT = 2
+FORMAT = 3
 
 
 @dataclass(frozen=True)
@@ -54,14 +56,16 @@ def _parse(wn: Path) -> dict:
             words = [parts[4 + 2 * i] for i in range(n_words)]
             pos = 4 + 2 * n_words
             n_ptrs = int(parts[pos])
-            parents = []
+            parents, usage = [], []
             for j in range(n_ptrs):
-                symbol, target, target_pos = parts[pos + 1 + 4 * j: pos + 4 + 4 * j]
+                symbol, target, target_pos, source_target = parts[pos + 1 + 4 * j: pos + 5 + 4 * j]
                 if symbol in ("@", "@i") and target_pos == "n":
                     parents.append("n" + target)
+                elif symbol == ";u":  # member of a usage domain; source word 0 = the whole synset (wndb(5))
+                    usage.append(["n" + target, int(source_target[:2], 16)])
             definition = gloss.strip().split('; "')[0].strip().strip('"').strip()
             wnid = "n" + offset
-            synsets[wnid] = {"words": words, "parents": parents, "definition": definition}
+            synsets[wnid] = {"words": words, "parents": parents, "definition": definition, "usage": usage}
             order.append(wnid)
     # Synset names (dog.n.01): the sense number of the synset among its first lemma's senses in index.noun.
     senses: dict[str, list[str]] = {}
@@ -97,6 +101,7 @@ def _parse(wn: Path) -> dict:
         "senses": senses,
         "synsets": {w: {"name": names[w], "parents": s["parents"], "definition": s["definition"],
                         "lemmas": [lemma_text(x) for x in s["words"]]} for w, s in synsets.items()},
+        "usage": {w: s["usage"] for w, s in synsets.items() if s["usage"]},
     }
 
 
@@ -188,6 +193,19 @@ class Vocabulary:
                     seen.add(p)
                     todo.append(p)
         return seen
+
+    def usage_marked(self, domains) -> list[int]:
+        """Positions of the concepts WordNet puts in one of the usage ``domains`` (wnids, e.g. ``n07124340``,
+        obscenity): every lemma of a synset marked as a whole, or the one lemma a lexical pointer names."""
+        domains = {self.wnid(d) for d in domains}
+        usage = self._data.get("usage", {})
+        out = []
+        for i, (lemma, w) in enumerate(zip(self.lemmas, self.wnids)):
+            for domain, word in usage.get(w, ()):
+                if domain in domains and (word == 0 or self._synsets[w]["lemmas"][word - 1] == lemma):
+                    out.append(i)
+                    break
+        return out
 
     def is_under(self, wnid: str, ancestor: str) -> bool:
         return ancestor in self.ancestors(wnid)

@@ -12,6 +12,7 @@ from ie_env.data.ground_truth import relevant_mask
 from ie_env.data.targets import load_target
 from ie_env.data.text_embedding import lemma_table_name, query_embeddings, registered_table
 from ie_env.data.vocabulary import descriptor_text, load_vocabulary
+from ie_env.data.vocabulary_filter import allowed_concepts, check_filter, offensive
 from ie_env.envs.presets import apply_preset
 from ie_env.envs.render import MAX_TILES, StepView, render_ansi, render_rgb
 from ie_env.learning.distributed import check_device
@@ -73,6 +74,12 @@ class EnvConfig:
     """Narrow the vocabulary to the concepts at or under these WordNet synsets (``("animal.n.01",)``)."""
     descriptors: tuple = ()
     """Adjectives an action may prefix ("baby duck"); when set the action is ``(concept, descriptor + 1)``."""
+    vocabulary_filter: str = "none"
+    """Concepts and descriptors a query may never name (:mod:`ie_env.data.vocabulary_filter`): ``none`` (the
+    paper's vocabulary: the offline default, so offline episodes stay reproducible) or ``offensive`` (WordNet's
+    obscenity, ethnic-slur and disparagement marks plus a maintained word list; the live default). The action space
+    stays the whole vocabulary: ``env.action_masks()`` says which actions are allowed, and a step on another raises
+    ``ValueError``."""
     device: str = "cpu"
     """Full mode: where the learner trains, ``cpu`` or ``cuda`` (see :mod:`ie_env.learning.distributed`)."""
     query_table: bool | None = None
@@ -89,6 +96,7 @@ class EnvConfig:
         if self.preset:
             apply_preset(self)
         check_device(self.device)
+        check_filter(self.vocabulary_filter)
         if self.mode not in ("frozen", "full"):
             raise ValueError(f"mode={self.mode!r}: use 'frozen' or 'full'")
         for name in ("budget", "queries_per_iteration", "results_per_query", "reward_k", "reward_top"):
@@ -120,6 +128,8 @@ class InternetExplorerEnv(gym.Env):
     ## Action space
     ``Discrete(len(vocabulary))``: the concept to query (its lemma is the query text, in ``info["query"]``).
     With ``descriptors`` set: ``MultiDiscrete([len(vocabulary), len(descriptors) + 1])``, 0 meaning none.
+    With ``vocabulary_filter="offensive"`` (the live env's default) the concepts and descriptors the filter removes
+    stay in the space but are refused (``ValueError``): :meth:`action_masks` says which actions are allowed.
 
     ## Observation space
     ``Box(0, 1, (8,), float32)``: episode progress, progress within the iteration, last query reward, mean
@@ -182,6 +192,9 @@ class InternetExplorerEnv(gym.Env):
         self.vocab = self.full_vocab.subset(list(cfg.concepts)) if cfg.concepts is not None else self.full_vocab
         if cfg.vocabulary_under:
             self.vocab = self.vocab.subset(self.vocab.under(cfg.vocabulary_under))
+        self.allowed = allowed_concepts(self.vocab, cfg.vocabulary_filter)  # None: every concept
+        self.descriptor_allowed = (~np.asarray(offensive(list(cfg.descriptors)), bool).reshape(-1)
+                                   if cfg.vocabulary_filter != "none" else np.ones(len(cfg.descriptors), bool))
         self.target = load_target(cfg.target, cfg.image_size)
         self._setup_web()
         n = len(self.vocab)
@@ -278,14 +291,32 @@ class InternetExplorerEnv(gym.Env):
         name = lemma_table_name(self.full_vocab)
         self.engine.use_answer_table(name, *registered_table(name))
 
+    def action_masks(self) -> np.ndarray:
+        """Which actions the vocabulary filter allows: one flag per concept (``Discrete``), or per concept then per
+        descriptor choice, 0 (none) first (``MultiDiscrete``), as sb3-contrib's ``MaskablePPO`` reads them."""
+        concepts = np.ones(len(self.vocab), bool) if self.allowed is None else self.allowed.copy()
+        if not self.config.descriptors:
+            return concepts
+        return np.concatenate([concepts, [True], self.descriptor_allowed])
+
     def query_text(self, action) -> tuple[int, str]:
-        """The concept index and query text of an action."""
+        """The concept index and query text of an action; ``ValueError`` for an action the vocabulary filter
+        removes (the text is not sent anywhere)."""
         a = np.asarray(action).reshape(-1)
         concept, desc = (int(a[0]), int(a[1])) if self.config.descriptors else (int(a[0]), 0)
         if not 0 <= concept < len(self.vocab):
             raise ValueError(f"action {concept} outside the vocabulary of {len(self.vocab)} concepts")
+        name = self.config.vocabulary_filter
+        if self.allowed is not None and not self.allowed[concept]:
+            raise ValueError(f"action {concept} names a concept that vocabulary_filter={name!r} removes: act on the "
+                             "concepts env.action_masks() allows")
+        if desc and not self.descriptor_allowed[desc - 1]:
+            raise ValueError(f"descriptor {desc} is removed by vocabulary_filter={name!r}: see env.action_masks()")
         lemma = self.vocab.lemmas[concept]
-        return concept, (descriptor_text(self.config.descriptors[desc - 1], lemma) if desc else lemma)
+        text = descriptor_text(self.config.descriptors[desc - 1], lemma) if desc else lemma
+        if desc and name != "none" and offensive([text])[0]:
+            raise ValueError(f"action {tuple(a.tolist())}: the query it makes is removed by vocabulary_filter={name!r}")
+        return concept, text
 
     def prefetch(self, actions) -> None:
         """Let the engine answer these coming actions in one batch, when it can (the offline engines); the

@@ -7,6 +7,7 @@ import numpy as np
 
 from ie_env.data.images import decode
 from ie_env.envs.env import EnvConfig, InternetExplorerEnv
+from ie_env.web.http import user_agent
 from ie_env.web.ray_download import make_downloader
 from ie_env.web.search import make_engine
 from ie_env.web.search.base import SearchError
@@ -20,12 +21,20 @@ class LiveEnvConfig(EnvConfig):
 
     engine: str = "openverse"
     """Live engine (``openverse``, ``clip_retrieval``, ``flickr``, ``wikimedia``) or ``replay``."""
+    vocabulary_filter: str = "offensive"
+    """Concepts and descriptors a query may never name: ``offensive`` (the live default: no obscenity, slur or
+    disparagement goes to a real search engine) or ``none`` (the paper's whole vocabulary); see
+    :class:`EnvConfig`. A replay needs the filter its recording ran with."""
     results_per_query: int = 20
     """Images asked per query (Openverse's anonymous page size is at most 20)."""
     record: str = ""
     """Snapshot folder every answer and image is recorded into (created when missing); empty = no recording."""
     snapshot: str = ""
     """With ``engine="replay"``: the recorded snapshot folder to replay."""
+    contact: str = ""
+    """How to reach whoever runs the loop (an email address or a URL), sent in the User-Agent of every search and
+    download as Wikimedia's User-Agent policy asks; empty: ``IE_CONTACT`` from the environment
+    (:func:`ie_env.web.http.user_agent`). An ``engine_options`` or ``downloader`` ``user_agent`` overrides it."""
     downloader: dict = field(default_factory=dict)
     """Options of :class:`ie_env.web.download.DownloaderConfig` (threads, timeouts, ``allow_private``...); with
     ``ray`` (``local`` or a cluster address) and ``workers``, each answer's downloads fan out to Ray workers
@@ -55,11 +64,13 @@ class InternetExplorerLiveEnv(InternetExplorerEnv):
             self.engine = ReplayEngine(cfg.snapshot, **cfg.engine_options)
             self._fetcher_factory = lambda: SnapshotFetcher(self.engine.snapshot)
         else:
-            engine = make_engine(cfg.engine, n=cfg.results_per_query, **cfg.engine_options)
+            agent = {"user_agent": user_agent(cfg.contact)}
+            engine = make_engine(cfg.engine, n=cfg.results_per_query, **(agent | cfg.engine_options))
             if cfg.record:
                 engine = RecordingEngine(engine, cfg.record)
             snapshot = engine.snapshot if cfg.record else None
-            self._fetcher_factory = lambda: make_downloader(snapshot, image_size=cfg.image_size, **cfg.downloader)
+            self._fetcher_factory = lambda: make_downloader(snapshot, image_size=cfg.image_size,
+                                                            **(agent | cfg.downloader))
             self.engine = engine
         self.fetcher = None
 

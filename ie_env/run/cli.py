@@ -23,6 +23,7 @@ from ie_env.data.ground_truth import mapping_table
 from ie_env.data.targets import load_target
 from ie_env.data.text_embedding import concept_embeddings, query_embeddings
 from ie_env.data.vocabulary import load_vocabulary
+from ie_env.data.vocabulary_filter import FILTERS, filter_summary, filtered_concepts
 from ie_env.envs.env import EnvConfig, InternetExplorerEnv
 from ie_env.envs.live_env import InternetExplorerLiveEnv
 from ie_env.envs.presets import PRESETS as PRESETS_ENV
@@ -50,9 +51,10 @@ def cmd_fetch_data(args) -> dict:
 def cmd_vocab(args) -> dict:
     v = load_vocabulary()
     out = {"concepts": len(v), "synsets": v.n_synsets, "distinct_strings": len({l.lower() for l in v.lemmas}),
-           "fingerprint": v.fingerprint}
-    if args.find:
-        out["matches"] = [{**v[i].__dict__, "text": v[i].text} for i in v.find(args.find)]
+           "fingerprint": v.fingerprint} | filter_summary(v, args.vocabulary_filter)
+    if args.find:  # what the filter removes is not shown
+        removed = filtered_concepts(v, args.vocabulary_filter)
+        out["matches"] = [{**v[i].__dict__, "text": v[i].text} for i in v.find(args.find) if not removed[i]]
     return out
 
 
@@ -166,7 +168,8 @@ def cmd_report(args) -> dict:
 RUN_CONFIG = "config.json"
 LOOP_ARGS = ("engine", "engine_option", "world", "target", "mode", "agent", "agent_option", "budget",
              "queries_per_iteration", "results_per_query", "image_size", "frozen_encoder", "learner_option", "seed",
-             "vocabulary_under", "env_option", "downloader_option", "record", "snapshot", "policy", "device", "preset")
+             "vocabulary_under", "env_option", "downloader_option", "record", "snapshot", "policy", "device", "preset",
+             "vocabulary_filter", "contact")
 
 
 def _run_folder(args) -> tuple[Path | None, bool]:
@@ -205,7 +208,7 @@ def _loop(args, live: bool) -> dict:
                    queries_per_iteration=args.queries_per_iteration, results_per_query=args.results_per_query,
                    image_size=args.image_size, frozen_encoder=args.frozen_encoder,
                    engine_options=parse_options(args.engine_option), device=args.device, preset=args.preset,
-                   **parse_options(args.env_option))
+                   vocabulary_filter=args.vocabulary_filter, **parse_options(args.env_option))
     if args.vocabulary_under:
         options["vocabulary_under"] = tuple(args.vocabulary_under.split(","))
     if args.learner_option:
@@ -219,7 +222,7 @@ def _loop(args, live: bool) -> dict:
             raise ValueError(f"--policy is for the learned agents ppo and dqn, not {args.agent!r}")
         agent_options["policy"] = args.policy
     if live:
-        env = InternetExplorerLiveEnv(**options, record=args.record, snapshot=args.snapshot,
+        env = InternetExplorerLiveEnv(**options, record=args.record, snapshot=args.snapshot, contact=args.contact,
                                       downloader=parse_options(args.downloader_option))
     else:
         env = InternetExplorerEnv(**options, world=args.world)
@@ -264,8 +267,14 @@ def build_parser() -> argparse.ArgumentParser:
              "(~237 MB + ~163 MB; resumable, md5-checked) and convert them into the project's shards, unless the "
              "data folder holds them already")
     add_config_arguments(sp, FetchConfig)
-    sp = add("vocab", cmd_vocab, "vocabulary statistics (WordNet noun lemmas)")
-    sp.add_argument("--find", default="", help="show the concepts whose lemma is this text")
+    sp = add("vocab", cmd_vocab, "vocabulary statistics (WordNet noun lemmas) and how many concepts the vocabulary "
+             "filter removes")
+    sp.add_argument("--find", default="", help="show the concepts whose lemma is this text (not those the filter "
+                    "removes)")
+    sp.add_argument("--vocabulary-filter", choices=FILTERS, default="offensive",
+                    help="offensive: WordNet's obscenity, ethnic-slur and disparagement marks plus badwords-py's word "
+                         "list (what live runs and report pages use); none: the paper's whole vocabulary "
+                         "(default: offensive)")
     add("embed-vocab", cmd_embed_vocab,
         "embed every concept text and lemma with MiniLM (cached; ~30 min the first time)")
     sp = add("build-world", cmd_build_world, "build the offline world (default tinyweb)")
@@ -306,7 +315,7 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("folder", help="a run folder (--out of ie-explore run/live) or a comparison folder (--out of "
                     "experiments/compare_agents.py or ie-explore demo)")
     sp.add_argument("--out", default="", help="output folder (default: FOLDER/report); the page is OUT/index.html")
-    add_config_arguments(sp, ReportConfig)
+    add_config_arguments(sp, ReportConfig, choices={"vocabulary_filter": list(FILTERS)})
     sp = add("refetch", cmd_refetch, "retry the downloads a snapshot recorded as failed; updates its images and "
              "status histogram")
     sp.add_argument("snapshot", help="snapshot folder of a recorded run")
@@ -334,9 +343,10 @@ def build_parser() -> argparse.ArgumentParser:
     def loop_args(sp, **defaults) -> None:
         add_config_arguments(sp, EnvConfig, only=("engine", "target", "mode", "budget", "queries_per_iteration",
                                                   "results_per_query", "image_size", "frozen_encoder", "device",
-                                                  "preset"),
+                                                  "preset", "vocabulary_filter"),
                              defaults=defaults, choices={"mode": ["frozen", "full"], "device": list(DEVICES),
-                                                         "preset": list(PRESETS_ENV)})
+                                                         "preset": list(PRESETS_ENV),
+                                                         "vocabulary_filter": list(FILTERS)})
         sp.add_argument("--engine-option", action="append", default=[], metavar="KEY=VALUE",
                         help="engine option, repeatable (license=cc0,by; base_url=http://host:port; ...)")
         sp.add_argument("--agent", default="gp", help="query agent (random, gp, gp_label_set, gp_ucb, gp_thompson, "
@@ -357,14 +367,18 @@ def build_parser() -> argparse.ArgumentParser:
                         "(its saved options are used)")
 
     sp = add("run", cmd_run, "run the loop on an offline world (deterministic; resumable with --out/--resume)")
-    loop_args(sp, engine="tinyweb", budget=128, queries_per_iteration=32)
+    loop_args(sp, engine="tinyweb", budget=128, queries_per_iteration=32, vocabulary_filter="none")
     sp.add_argument("--world", default="tinyweb", help="offline world name or folder")
     sp = add("live", cmd_live, "run the loop against a live image-search service (or replay a recorded run)")
-    loop_args(sp, engine="openverse", budget=64, queries_per_iteration=16, results_per_query=20)
+    loop_args(sp, engine="openverse", budget=64, queries_per_iteration=16, results_per_query=20,
+              vocabulary_filter="offensive")
     sp.add_argument("--downloader-option", action="append", default=[], metavar="KEY=VALUE",
                     help="downloader option, repeatable (threads=16; read_timeout=5; ...)")
     sp.add_argument("--record", default="", help="snapshot folder to record every answer and image into")
     sp.add_argument("--snapshot", default="", help="with --engine replay: the recorded snapshot to replay")
+    sp.add_argument("--contact", default="", metavar="EMAIL_OR_URL",
+                    help="how to reach you, sent in the User-Agent of every request as Wikimedia's User-Agent policy "
+                         "asks (default: the environment variable IE_CONTACT)")
     sp = sub.add_parser("serve", help="serve a world over HTTP (clip-retrieval /knn-service + image bytes)")
     sp.set_defaults(fn=cmd_serve, json=False)
     sp.add_argument("--world", default="tinyweb", help="world name or snapshot folder")

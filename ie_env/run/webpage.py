@@ -9,7 +9,9 @@ by reward with the new and relevant images each brought, and a gallery of its be
 the reward's colour, relevant ones marked where ground truth exists; the caption and query on hover). The galleries
 come from each run's ``explored.jsonl`` (:mod:`ie_env.run.explored`) and the thumbnails (``OUT/thumbs/*.jpg``) from
 the images' bytes in the offline world or the recorded snapshot, looked up by content hash. A run that kept no images
-(older runs, a live run that recorded nothing) still gets its tables and plots.
+(older runs, a live run that recorded nothing) still gets its tables and plots. The page is shown to people: by
+default the vocabulary filter (:mod:`ie_env.data.vocabulary_filter`) hides every query it removes, the images those
+queries brought, and captions holding a word of its list, and says how many it hid.
 
 Accepted folders: a comparison (``summary.json`` and ``runs.json``: ``experiments/compare_agents.py``,
 ``ie-explore demo``) or a run (``config.json``: ``ie-explore run`` / ``live`` with ``--out``; finished or not).
@@ -20,13 +22,14 @@ import html
 import io
 import json
 import shutil
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from PIL import Image
 from tqdm.auto import tqdm
 
 from ie_env.atomic import atomic_write_bytes
+from ie_env.data.vocabulary_filter import check_filter, offensive
 from ie_env.envs.render import reward_colour
 from ie_env.run.compare import ARM_NAMES, plot, run_folder
 from ie_env.run.explored import EXPLORED, IterationFound, read_explored
@@ -50,8 +53,13 @@ class ReportConfig:
     """Images shown per iteration (0 = every image the run kept; the bound is the run's, ``explored_images``)."""
     open_seeds: int = 1
     """Seeds per agent shown unfolded; the others are folded under their headline."""
+    vocabulary_filter: str = "offensive"
+    """``offensive``: hide the queries the vocabulary filter removes (an offline run may have asked them: its
+    vocabulary is the paper's), the images they brought and captions with a word of the filter's list; ``none``:
+    show everything."""
 
     def __post_init__(self) -> None:
+        check_filter(self.vocabulary_filter)
         if not 16 <= self.thumb_size <= 512:
             raise ValueError(f"thumb_size={self.thumb_size}: use a side between 16 and 512 pixels")
         if self.images_per_iteration < 0 or self.open_seeds < 0:
@@ -87,6 +95,8 @@ class Source:
     """The snapshot holding the images' bytes (an offline world or a recorded run), ``None`` when there is none."""
     images_note: str = ""
     """Why there are no thumbnails, when there are none."""
+    hidden: dict = field(default_factory=dict)
+    """What the vocabulary filter hid: ``{"queries": n, "images": m}``."""
     plots: list[Path] = field(default_factory=list)
     """Plot files already drawn (a comparison's)."""
 
@@ -349,6 +359,10 @@ def render(src: Source, plots: list[str], thumbs: dict, captions: dict, cfg: Rep
         parts.append("<h2>Plots</h2><div class='plots'>"
                      + "".join(f'<img src="{e(p)}" alt="{e(Path(p).stem)}">' for p in plots) + "</div>")
     parts.append("<h2>What each agent found</h2>")
+    if src.hidden.get("queries") or src.hidden.get("images"):
+        parts.append(f"<p class='note'>The vocabulary filter hid {src.hidden['queries']} queries and "
+                     f"{src.hidden['images']} images they brought (ie-explore report --vocabulary-filter none shows "
+                     "them).</p>")
     if src.images_note and any(r.iterations for r in src.runs):
         parts.append(f"<p class='note'>No thumbnails: {e(src.images_note)}.</p>")
     parts.append("<p class='legend'>Per iteration: the best queries by reward and the best new images by reward, "
@@ -370,17 +384,39 @@ def render(src: Source, plots: list[str], thumbs: dict, captions: dict, cfg: Rep
     return "\n".join(parts)
 
 
+def _hide_filtered(src: Source) -> None:
+    """Drop from ``src``'s iterations the queries the vocabulary filter removes and the images they brought."""
+    texts = list({q.query for r in src.runs for it in r.iterations for q in it.top_queries}
+                 | {i.query for r in src.runs for it in r.iterations for i in it.top_images})
+    bad = {t for t, b in zip(texts, offensive(texts)) if b}
+    hidden = {"queries": 0, "images": 0}
+    for run in src.runs:
+        for k, it in enumerate(run.iterations):
+            queries = [q for q in it.top_queries if q.query not in bad]
+            images = [i for i in it.top_images if i.query not in bad]
+            hidden["queries"] += len(it.top_queries) - len(queries)
+            hidden["images"] += len(it.top_images) - len(images)
+            run.iterations[k] = replace(it, top_queries=queries, top_images=images)
+    src.hidden = hidden
+
+
 def write_report(folder: str | Path, out: str | Path | None = None, cfg: ReportConfig | None = None) -> Path:
     """Write ``OUT/index.html`` (default ``OUT``: ``FOLDER/report``) with its plots and thumbnails; returns its
     path."""
     cfg = cfg or ReportConfig()
     src = load_source(folder)
+    if cfg.vocabulary_filter != "none":
+        _hide_filtered(src)
     out = Path(out) if out else Path(folder) / "report"
     out.mkdir(parents=True, exist_ok=True)
     plots = _plots(src, out)
     shown = [i.sha256 for r in src.runs for it in r.iterations
              for i in it.top_images[:cfg.images_per_iteration or None]]
     thumbs, captions = _thumbnails(src, list(dict.fromkeys(shown)), out / "thumbs", cfg.thumb_size)
+    if cfg.vocabulary_filter != "none" and captions:
+        keys = list(captions)
+        captions = {k: "(hidden by the vocabulary filter)" if bad else captions[k]
+                    for k, bad in zip(keys, offensive([captions[k] or "" for k in keys]))}
     if shown and src.images is not None and not thumbs:
         src.images_note = f"none of the images is stored in {src.images}"
     page = out / PAGE

@@ -38,7 +38,7 @@ from urllib3.exceptions import NameResolutionError
 
 from ie_env.failpoints import failpoint
 from ie_env.types import SearchResult
-from ie_env.web.http import USER_AGENT
+from ie_env.web.http import user_agent
 from ie_env.web.imaging import Outcome, process_image
 from ie_env.web.netsafety import (
     BlockedAddress,
@@ -100,10 +100,12 @@ class DownloaderConfig:
     """Skip images whose ``X-Robots-Tag`` says noai, noimageai, noindex or noimageindex (``opted_out``)."""
     allow_private: bool = False
     """Allow private, loopback, link-local and reserved addresses (tests and self-hosted servers only)."""
-    user_agent: str = USER_AGENT
-    """User-Agent header sent with every request."""
+    user_agent: str = ""
+    """User-Agent header sent with every request (empty: :func:`ie_env.web.http.user_agent`, the project, its version
+    and the contact in ``IE_CONTACT``)."""
 
     def validate(self) -> DownloaderConfig:
+        self.user_agent = self.user_agent or user_agent()
         if self.image_size < 0:
             raise ValueError(f"image_size={self.image_size}: give a side in pixels (e.g. 64), or 0 to keep sizes")
         if self.resize_mode not in ("center_crop", "stretch", "pad"):

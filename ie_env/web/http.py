@@ -1,8 +1,15 @@
 """The JSON HTTP client that every live search engine shares: one base config (timeouts, retries, byte cap,
-User-Agent) and one call with one way of turning failures into a one-line :class:`SearchError`."""
+User-Agent) and one call with one way of turning failures into a one-line :class:`SearchError`.
+
+Every request of the live loop (search engines and image downloads) names the project and how to reach whoever
+runs it, as Wikimedia's User-Agent policy asks of every client (:func:`user_agent`): set ``IE_CONTACT`` to an email
+address or a page of yours (``ie-explore live --contact``), or ``IE_USER_AGENT`` to replace the whole string.
+"""
 from __future__ import annotations
 
+import importlib.metadata
 import json
+import os
 import time
 from dataclasses import dataclass, fields
 from typing import Any
@@ -12,8 +19,34 @@ import requests
 from ie_env.web.netsafety import DeadlineExceeded, TooLarge, one_line, read_capped, retry_delay
 from ie_env.web.search.base import SearchError
 
-USER_AGENT = "internet-explorer/0.1 (research image downloader; +https://pypi.org/project/internet-explorer/)"
-"""Default User-Agent of the downloader and the live search engines."""
+CONTACT_ENV = "IE_CONTACT"
+"""Environment variable with the operator's contact (an email address or a URL) put into the User-Agent."""
+USER_AGENT_ENV = "IE_USER_AGENT"
+"""Environment variable that replaces the whole User-Agent."""
+
+
+def _version() -> str:
+    try:
+        return importlib.metadata.version("internet-explorer")
+    except importlib.metadata.PackageNotFoundError:
+        return "0"
+
+
+def user_agent(contact: str = "") -> str:
+    """The User-Agent of the live loop's requests, in the form Wikimedia's User-Agent policy asks for (client name
+    and version, contact, library): ``internet-explorer/0.1.0 (research image search; contact: me@example.org)
+    python-requests/2.32.3``. The contact is ``contact``, else ``IE_CONTACT``; without one the string says none was
+    set (it names no page). ``IE_USER_AGENT``, when set, is returned as it is."""
+    override = os.environ.get(USER_AGENT_ENV, "").strip()
+    contact = (contact or os.environ.get(CONTACT_ENV, "")).strip()
+    if not override.isprintable() or not contact.isprintable() or "(" in contact or ")" in contact \
+            or len(contact) > 200:
+        raise ValueError(f"contact {contact[:60]!r} / {USER_AGENT_ENV}: give one printable line (a contact: an email "
+                         "address or a URL, no parentheses, at most 200 characters)")
+    if override:
+        return override
+    who = f"contact: {contact}" if contact else f"no contact given: operators set {CONTACT_ENV}"
+    return f"internet-explorer/{_version()} (research image search; {who}) python-requests/{requests.__version__}"
 
 
 @dataclass
@@ -30,17 +63,23 @@ class HttpEngineConfig:
     """Extra attempts after a 429 or 5xx answer (Retry-After honoured)."""
     max_bytes: int = 20_000_000
     """Largest answer accepted."""
-    user_agent: str = USER_AGENT
-    """User-Agent header."""
+    user_agent: str = ""
+    """User-Agent header (empty: :func:`user_agent`, the project, its version and the contact in ``IE_CONTACT``)."""
 
 
 def engine_config(cls: type, what: str, options: dict):
     """``cls(**options)``, with a one-line :class:`SearchError` naming the valid options on an unknown one."""
     try:
-        return cls(**options)
+        cfg = cls(**options)
     except TypeError as e:
         names = ", ".join(f.name for f in fields(cls))
         raise SearchError(f"{what}: {e}: valid options are {names}") from None
+    if not cfg.user_agent:
+        try:
+            cfg.user_agent = user_agent()
+        except ValueError as e:
+            raise SearchError(f"{what}: {e}") from None
+    return cfg
 
 
 def json_session(cfg: HttpEngineConfig) -> requests.Session:

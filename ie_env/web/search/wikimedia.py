@@ -3,20 +3,21 @@
 Searches the File: namespace, returns bitmap files only (JPEG, PNG, GIF, WebP by default) with a thumbnail URL
 of ``thumb_width`` pixels (Commons renders it; far lighter than originals), and the licence from
 ``extmetadata.LicenseShortName``. Wikimedia asks every client for a descriptive User-Agent with contact
-details: set ``user_agent=`` or the environment variable ``IE_USER_AGENT`` (e.g.
-``"my-study/1.0 (me@example.org)"``).
+details: set the environment variable ``IE_CONTACT`` (``me@example.org``; :func:`ie_env.web.http.user_agent`), or
+``user_agent=`` / ``IE_USER_AGENT`` for a whole string of your own (``"my-study/1.0 (me@example.org)"``). Without a
+contact the engine warns once.
 """
 from __future__ import annotations
 
 import html
-import os
 import re
+import warnings
 from dataclasses import dataclass
 
 import requests
 
 from ie_env.types import SearchResult
-from ie_env.web.http import USER_AGENT, HttpEngineConfig, as_int, engine_config, engine_json
+from ie_env.web.http import CONTACT_ENV, HttpEngineConfig, as_int, engine_config, engine_json
 from ie_env.web.search.base import SearchError
 
 BITMAPS = "image/jpeg,image/png,image/gif,image/webp"
@@ -38,8 +39,6 @@ class WikimediaConfig(HttpEngineConfig):
     """Width of the thumbnail URL returned (0: the original file's URL)."""
     mimes: str = BITMAPS
     """Comma-separated MIME types kept (SVG, TIFF, PDF, video and audio files are dropped by default)."""
-    user_agent: str = ""
-    """User-Agent with contact details (default: ``IE_USER_AGENT`` from the environment, else the project's)."""
 
 
 class WikimediaEngine:
@@ -53,7 +52,9 @@ class WikimediaEngine:
             raise SearchError(f"wikimedia: n={cfg.n}, batch={cfg.batch}, max_pages={cfg.max_pages}, "
                               f"thumb_width={cfg.thumb_width}: need n >= 1, batch 1..500, max_pages >= 1, "
                               "thumb_width >= 0")
-        cfg.user_agent = cfg.user_agent or os.environ.get("IE_USER_AGENT", "") or USER_AGENT
+        if "no contact given" in cfg.user_agent and "wikimedia.org" in cfg.base_url:
+            warnings.warn(f"wikimedia: Wikimedia's User-Agent policy asks for contact details: set {CONTACT_ENV}="
+                          "<your email or page> (or ie-explore live --contact)", stacklevel=2)
         self._mimes = {m.strip() for m in cfg.mimes.split(",") if m.strip()}
         self._session = requests.Session()
         self._session.headers.update({"User-Agent": cfg.user_agent, "Api-User-Agent": cfg.user_agent})
