@@ -322,6 +322,7 @@ def compare_agents(cfg: CompareConfig) -> dict:
                 finish((name, seed), run_one(cfg, name, seed, env, None, bar))
     runs = {name: r for name, r in runs.items() if r}
     summary = summarise(cfg, env, runs) | {"failed": failed}
+    summary.pop("given", None)  # how the options were written, not what ran: the same sweep gives the same summary
     summary["plots"] = plot(runs, out, env.config.queries_per_iteration)
     atomic_write_json(out / "summary.json", summary)
     write_summary_csv(summary, out / "summary.csv")
