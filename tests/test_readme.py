@@ -18,7 +18,7 @@ ROOT = Path(__file__).resolve().parent.parent
 README = ROOT / "README.md"
 DOCS = ("docs/results.md", "docs/architecture.md")
 MAX_LINES = 400
-EXTERNAL = ("torchrun", "ray", "pip", "apt-get", "git", "pytest")
+EXTERNAL = ("torchrun", "ray", "pip", "apt-get", "sudo", "git", "pytest", "curl", "wget", "tar", "unzip", "sha256sum")
 """Other programs: their own flags are not checked (a project command they launch still is)."""
 FLAG = re.compile(r"(?<![\w-])--[A-Za-z][\w-]*")
 
