@@ -225,7 +225,7 @@ def test_readme_command_table_shows_the_code_defaults():
                 assert flag in options(parser), (flag, span)
                 if value and not is_placeholder(value):
                     default = options(parser)[flag].default
-                    assert shown_default(value, default), f"{span}: {flag} shows {value}, the code's default is {default!r}"
+                    assert shown_default(value, default), f"{span}: {flag} shows {value}, the code has {default!r}"
                     checked += 1
     assert checked >= 10
 
@@ -307,6 +307,14 @@ def test_readme_env_info_keys_are_the_envs():
     assert len(rows) == 1
     keys = re.findall(r"`(\w+)`", rows[0][1])
     assert len(keys) >= 15 and all(f"``{k}``" in documented for k in keys), keys
+
+
+def test_readme_help_works_on_every_command_it_names():
+    """The README sends readers to ``--help``: it prints on every command and script it names (argparse reads a
+    ``%`` in a field's docstring as a format)."""
+    for program in {p for p, _, _ in named_programs() if p and not p.startswith("make ")} | {
+            f"ie-explore {c}" for c in subcommands()}:
+        assert "usage:" in program_parser(program).format_help(), program
 
 
 def test_readme_check_fails_on_a_flag_that_does_not_exist():

@@ -120,8 +120,6 @@ def cmd_target(args) -> dict:
 
 DEMO_SECTION = "What the main job prints"
 """The README section the demo's closing caveat sends readers to (``tests/test_readme.py`` checks that it exists)."""
-DEMO_GIVEN = {"budget": "budget", "seed": "first_seed", "seeds": "seeds", "world": "world", "target": "target"}
-"""``ie-explore demo`` option -> the CompareConfig field it sets, for :attr:`CompareConfig.given`."""
 
 
 def demo_agents(agents: str) -> tuple[str, str | None]:
@@ -143,7 +141,7 @@ def cmd_demo(args) -> dict | None:
     cfg = CompareConfig(mode="full", agents=agents, seeds=args.seeds, first_seed=args.seed,
                         budget=CompareConfig.budget if args.budget is None else args.budget, world=args.world,
                         target=args.target, out=args.out, target_only=True, preset=args.preset, resume=args.resume,
-                        given=tuple(sorted(DEMO_GIVEN[d] for d in given(args) if d in DEMO_GIVEN)))
+                        given=("budget",) if "budget" in given(args) else ())
     summary = compare_agents(cfg)
     print_summary(summary, cfg.out)
     demo_table(summary)
@@ -329,8 +327,8 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("--world", default="tinyweb", help="world name")
     sp.add_argument("--target", default="tiny-imagenet:carnivore.n.01",
                     help="target dataset (default: the 13 Tiny ImageNet val classes under carnivore.n.01)")
-    sp.add_argument("--preset", default="head", help=f"named settings, one of {preset_names()} "
-                    "(ie_env.run.preset_names; the options given here win over it)")
+    sp.add_argument("--preset", default="head", help=f"named settings from either table (ie_env.run.preset_names): "
+                    f"{preset_names()}; an option given here wins over it")
     sp.add_argument("--agents", default="gp,random", help="comma-separated agents (the first other than random is "
                     "compared to random and the target alone; random is added when missing; add ceiling for the "
                     "greedy ground-truth ceiling)")
@@ -342,8 +340,8 @@ def build_parser() -> argparse.ArgumentParser:
         add_config_arguments(sp, EnvConfig, only=("engine", "target", "mode", "budget", "queries_per_iteration",
                                                   "results_per_query", "image_size", "frozen_encoder", "device"),
                              defaults=defaults, choices={"mode": ["frozen", "full"], "device": list(DEVICES)})
-        sp.add_argument("--preset", default="", help=f"named settings, one of {preset_names()} "
-                        "(ie_env.run.preset_names); the options given here win over it")
+        sp.add_argument("--preset", default="", help=f"named settings from either table (ie_env.run.preset_names): "
+                        f"{preset_names()}; an option given here wins over it")
         sp.add_argument("--engine-option", action="append", default=[], metavar="KEY=VALUE",
                         help="engine option, repeatable (license=cc0,by; base_url=http://host:port; ...)")
         sp.add_argument("--agent", default="gp", help="query agent (random, gp, gp_label_set, gp_ucb, gp_thompson, "

@@ -96,8 +96,8 @@ class CompareConfig:
     ``auto`` or a cluster address (``ray://head:10001``); empty: one episode after another in this process."""
     preset: str = ""
     """Named preset from either table (``cpu``, ``head``, ``paper_cpu``: full-mode schedules sized for a CPU,
-    ie_env.run.presets; ``paper``: the paper's scale, ie_env.envs.presets). Its options replace the defaults; the
-    options in ``given``, and any set to a non-default value, still win."""
+    ie_env.run.presets; ``paper``: the paper's scale, ie_env.envs.presets). Its options replace the defaults; options
+    given on the command line (``given``) or set to a non-default value still win."""
     given: tuple = ()
     """Names of the fields written on the command line: they win over the preset even where they equal the default
     (the command lines fill it in; a library caller names the fields it means)."""

@@ -104,7 +104,7 @@ def add_config_arguments(parser: argparse.ArgumentParser, cls: type, only: tuple
         f = by_name[name]
         default = (defaults or {}).get(name, f.default)
         flag = "--" + name.replace("_", "-")
-        help = docs.get(name, "") + (f" (default: {default})" if default not in ("", None) else "")
+        help = (docs.get(name, "") + (f" (default: {default})" if default not in ("", None) else "")).replace("%", "%%")
         if hints[name] is bool:
             parser.add_argument(flag, action=BooleanGiven, default=default, help=help)
             continue
