@@ -23,7 +23,7 @@ world: install  ## the default offline world, its query tables and frozen featur
 demo: world  ## the main job
 	$(VENV)/bin/ie-explore demo
 
-bench: world  ## the README's performance figures: one table, runs/bench/bench.json (~10 min after make demo)
+bench: world  ## the speed figures of docs/results.md: one table, runs/bench/bench.json (~10 min after make demo)
 	$(PY) experiments/benchmarks.py
 
 test: install

@@ -28,16 +28,26 @@ PRESETS = {"gp_label_set": ("gp", {"label_set": True})}
 """Named variants: name -> (registered agent, default options)."""
 
 
+RENAMED = {"oracle": "the agent 'oracle' is now 'relevant_concepts' (it cycles through the relevant concepts; it is "
+                     "no ceiling): the ceiling is 'ceiling'"}
+"""Former agent names -> the one-line hint every command gives for them."""
+
+
+def check_agent_name(name: str) -> None:
+    """A one-line ValueError unless ``name`` names an agent (:data:`AGENTS`, :data:`PRESETS`); a former name gets
+    its rename hint (:data:`RENAMED`). Commands call it before building anything."""
+    if name in RENAMED:
+        raise ValueError(RENAMED[name])
+    if name not in AGENTS and name not in PRESETS:
+        raise ValueError(f"unknown agent {name!r}: choose one of {', '.join([*AGENTS, *PRESETS])}")
+
+
 def make_agent(name: str, context: AgentContext, **options) -> Agent:
     """Build the agent registered under ``name`` for ``context`` with its keyword ``options``."""
+    check_agent_name(name)
     if name in PRESETS:
         name, preset = PRESETS[name]
         options = {**preset, **options}
-    if name == "oracle":
-        raise ValueError("the agent 'oracle' is now 'relevant_concepts' (it cycles through the relevant concepts; "
-                         "it is no ceiling): the ceiling is 'ceiling'")
-    if name not in AGENTS:
-        raise ValueError(f"unknown agent {name!r}: choose one of {', '.join([*AGENTS, *PRESETS])}")
     module, cls = AGENTS[name].split(":")
     try:
         mod = importlib.import_module(module)
@@ -76,4 +86,4 @@ def make_agent_for_env(name: str, env, **options) -> Agent:
     return make_agent(name, ctx, **{**extra, **options})
 
 
-__all__ = ["AGENTS", "Agent", "AgentContext", "Query", "make_agent", "make_agent_for_env"]
+__all__ = ["AGENTS", "Agent", "AgentContext", "Query", "check_agent_name", "make_agent", "make_agent_for_env"]

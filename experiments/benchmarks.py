@@ -1,4 +1,4 @@
-"""The README's performance figures in one run: one table printed at the end and one JSON file (``make bench``).
+"""The speed figures of docs/results.md in one run: one table printed at the end and one JSON file (``make bench``).
 
 Runs, in this order, each script as a user would and keeps what it printed:
 

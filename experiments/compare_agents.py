@@ -7,7 +7,8 @@ The command line of :func:`ie_env.run.compare.compare_agents` (its options are t
 :class:`ie_env.run.compare.CompareConfig`). Writes ``DIR/runs.json``, ``DIR/summary.json``, ``DIR/summary.csv``
 and PNG plots (and TensorBoard scalars with ``--tensorboard LOGDIR``), and the report page ``DIR/report/index.html``
 (:mod:`ie_env.run.webpage`); prints a summary table, where the files are and, last, the page's path; ``--json`` adds
-the summary (with the page's path under ``report``) as one JSON line after it.
+the summary (with the page's path under ``report``) as one JSON line after it. ``--preset`` takes the name of
+either preset table (:mod:`ie_env.run.preset_names`); the options given on the command line win over it.
 """
 from __future__ import annotations
 
@@ -16,14 +17,14 @@ import json
 from pathlib import Path
 
 from ie_env.run.compare import CompareConfig, compare_agents, print_summary
-from ie_env.run.options import add_config_arguments, config_from_args, parse_options
+from ie_env.run.options import add_config_arguments, config_from_args, given, parse_options
 from ie_env.run.webpage import write_report
 
 
 def main(argv=None) -> dict:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     add_config_arguments(ap, CompareConfig, only=tuple(f for f in CompareConfig.__dataclass_fields__
-                                                         if f != "agent_options"),
+                                                         if f not in ("agent_options", "given")),
                          choices={"mode": ["frozen", "full"], "descriptors": ["visual", "none"],
                                   "device": ["cpu", "cuda"]},
                          consts={"ray": "local"})
@@ -38,7 +39,7 @@ def main(argv=None) -> dict:
             ap.error(f"--agent-option {spec!r}: write AGENT:KEY=VALUE for one of the agents compared ({args.agents})")
         agent_options.setdefault(agent, {}).update(parse_options([pair]))
     try:
-        cfg = config_from_args(args, CompareConfig, agent_options=agent_options)
+        cfg = config_from_args(args, CompareConfig, agent_options=agent_options, given=tuple(sorted(given(args))))
     except ValueError as exc:
         ap.error(str(exc))
     summary = compare_agents(cfg)

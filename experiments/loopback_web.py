@@ -1,6 +1,6 @@
 """Real HTTP servers on 127.0.0.1 for the live-loop tests: fake search services and a hostile image host.
 
-Each fake service answers with the real service's response schema (see ../shared/DESIGN.md); the image
+Each fake service answers with the real service's response schema (see docs/architecture.md, 'The live web'); the image
 server has good endpoints and hostile ones (truncated and corrupt files, decompression bombs, HTML served as
 ``image/jpeg``, oversized bodies, trickling servers, redirect loops, redirects to private addresses, 429 and
 500 storms, ``X-Robots-Tag: noai``, one image under many URLs). ``Server(app)`` starts a server in a thread

@@ -1,7 +1,7 @@
 """Gaussian-process posterior over every concept of the vocabulary, updated in about a second.
 
 Why not the textbook GP: with N observations and M = 146,347 candidates the exact predictive variance costs
-M x N^2 (69-80 s at N = 5,000 here, see DESIGN.md) and even the exact mean needs the M x N cross-kernel
+M x N^2 (69-80 s at N = 5,000 here, see docs/architecture.md) and even the exact mean needs the M x N cross-kernel
 (5.8 GB in float32 at N = 10,000, or M x N x 384 flops to recompute it at every refit).
 
 The kernel is an RBF on L2-normalised text embeddings, a function of the cosine c between two concepts
@@ -34,7 +34,7 @@ concepts takes ~0.3 (~0.45) s wall, and the GP agent runs ~500 env steps/s at th
 (``make bench`` prints the current figures). ``experiments/gp_approximation.py`` measures what the settings
 (8 variance neighbours, 16 exact mean terms, bfloat16 products) cost against the exact GP
 (:mod:`~agents.posterior.exact`) and in the agent's relevant images, beside the previous ones (16 / 64, float32:
-2-4x slower); the README has the figures. Memory at N = 10,000: the float32 factor 0.2-0.4 GB, cosines among
+2-4x slower); docs/results.md has the figures. Memory at N = 10,000: the float32 factor 0.2-0.4 GB, cosines among
 observations 0.4 GB, neighbour lists 19 MB.
 
 Rewards are standardised (``normalize_y``): ``m0`` is the mean of the per-concept mean rewards and the signal

@@ -8,9 +8,9 @@ explicitly wins, unless it equals the default); its ``learner`` options go under
 kept for replay, image reward = mean similarity to the 15 nearest target images over the whole target train set,
 query reward = mean of the top 10. The paper starts from MoCo v3 ImageNet weights; no registry here has them, so
 the ResNet-50 starts from random weights. The paper's exact batch size and epochs per iteration are not
-recorded in DESIGN.md: the batch of 256 and one pass over an iteration's up-to-25,600 new candidates per
-iteration (300 steps at 85 candidates a batch) are this project's choice, as is the optimiser (MoCo v2's SGD
-recipe for batch 256: the project has no LARS); check them against the paper before quoting results.
+recorded in the design brief (docs/architecture.md): the batch of 256 and one pass over an iteration's up-to-25,600
+new candidates per iteration (300 steps at 85 candidates a batch) are this project's choice, as is the optimiser
+(MoCo v2's SGD recipe for batch 256: the project has no LARS); check them against the paper before quoting results.
 Hardware: a CUDA GPU (``--device cuda``); one step holds 2 x 256 views of 224 px in ResNet-50 activations for
 the backward pass plus the momentum encoder's forward, tens of GiB in float32: one 80 GB-class GPU, or several
 smaller ones with ``torchrun --nproc_per_node=N`` (the global batch stays 256). ``experiments/gpu_check.py``

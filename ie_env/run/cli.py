@@ -16,7 +16,7 @@ import sys
 import time
 from pathlib import Path
 
-from agents import AGENTS, PRESETS, make_agent_for_env
+from agents import check_agent_name, make_agent_for_env
 from ie_env.atomic import atomic_write_json
 from ie_env.data.fetch import FetchConfig, fetch_data, summary_line
 from ie_env.data.ground_truth import mapping_table
@@ -26,10 +26,10 @@ from ie_env.data.vocabulary import load_vocabulary
 from ie_env.data.vocabulary_filter import FILTERS, filter_summary, filtered_concepts
 from ie_env.envs.env import EnvConfig, InternetExplorerEnv
 from ie_env.envs.live_env import InternetExplorerLiveEnv
-from ie_env.envs.presets import PRESETS as PRESETS_ENV
 from ie_env.learning.distributed import DEVICES
 from ie_env.run.compare import CompareConfig, compare_agents, demo_table, ordering_sentence, print_summary
-from ie_env.run.options import add_config_arguments, config_from_args, parse_options
+from ie_env.run.options import GIVEN, StoreGiven, add_config_arguments, config_from_args, given, parse_options
+from ie_env.run.preset_names import preset_names, preset_options
 from ie_env.run.runner import RESULT, run_episode
 from ie_env.run.webpage import ReportConfig, write_report
 from ie_env.web.download import format_status
@@ -136,23 +136,40 @@ def cmd_target(args) -> dict:
     return out
 
 
+DEMO_SECTION = "What the main job prints"
+"""The README section the demo's closing caveat sends readers to (``tests/test_readme.py`` checks that it exists)."""
+
+
+def demo_agents(agents: str) -> tuple[str, str | None]:
+    """The demo's arms in the order given, with ``random`` added as the baseline when it is missing (never twice),
+    and the agent its sentences put against random and the target alone: the first that is not random (``None``
+    when random is the only one)."""
+    names = [a.strip() for a in agents.split(",") if a.strip()]
+    if "random" not in names:
+        names.append("random")
+    return ",".join(names), next((a for a in names if a != "random"), None)
+
+
 def cmd_demo(args) -> dict | None:
     """The main job: the paper's GP agent versus random exploration versus the target alone, full mode with the
     ``head`` preset (:mod:`ie_env.run.presets`), 3 seeds; ends with the comparison's report, then a short table,
     the paired differences and one sentence per metric on which ordering held and how sure it is (the summary goes
-    to stdout only with ``--json``)."""
-    cfg = CompareConfig(mode="full", agents=args.agents, seeds=args.seeds, first_seed=args.seed,
+    to stdout only with ``--json``). Options given on the command line win over the preset's."""
+    agents, agent = demo_agents(args.agents)
+    cfg = CompareConfig(mode="full", agents=agents, seeds=args.seeds, first_seed=args.seed,
                         budget=CompareConfig.budget if args.budget is None else args.budget, world=args.world,
-                        target=args.target, out=args.out, target_only=True, preset=args.preset, resume=args.resume)
+                        target=args.target, out=args.out, target_only=True, preset=args.preset, resume=args.resume,
+                        given=("budget",) if "budget" in given(args) else ())
     summary = compare_agents(cfg)
     print_summary(summary, cfg.out)
     demo_table(summary)
-    agent = cfg.agent_names[0]
     for metric in ("knn_accuracy", "linear_probe"):
-        sentence = ordering_sentence(summary, metric, agent)
+        sentence = ordering_sentence(summary, metric, agent) if agent else ""
         if sentence:
             print(sentence)
-    print("(the trunk is ImageNet-pretrained with labels, among them the web's classes: see README, 'Two learners')")
+    if cfg.preset and preset_options(cfg.preset, mode="full")["learner"].get("kind") == "head":
+        print("(the trunk is ImageNet-pretrained with labels, among them the web's classes: see README, "
+              f"'{DEMO_SECTION}')")
     page = write_report(cfg.out, Path(cfg.out) / "report")
     print(page)  # the last line: the page to open (with --json, the JSON document follows and names it too)
     return summary | {"report": str(page)} if args.json else None
@@ -185,6 +202,9 @@ def _run_folder(args) -> tuple[Path | None, bool]:
         for key in LOOP_ARGS:
             if key in config:
                 setattr(args, key, config[key])
+        # the options given on the first command line (older runs: those that differ from EnvConfig's defaults)
+        setattr(args, GIVEN, frozenset(config["given"]) if "given" in config else frozenset(
+            k for k in LOOP_ARGS if k in config and hasattr(EnvConfig, k) and config[k] != getattr(EnvConfig, k)))
         return run_dir, True
     if not args.out:
         return None, False
@@ -202,16 +222,19 @@ def _loop(args, live: bool) -> dict:
     for flag in ("budget", "queries_per_iteration", "results_per_query"):
         if getattr(args, flag) < 1:
             raise ValueError(f"--{flag.replace('_', '-')} {getattr(args, flag)}: give a positive integer")
-    if args.agent not in AGENTS and args.agent not in PRESETS:
-        raise ValueError(f"unknown agent {args.agent!r}: choose one of {', '.join([*AGENTS, *PRESETS])}")
+    check_agent_name(args.agent)
+    env_given = parse_options(args.env_option)
     options = dict(engine=args.engine, target=args.target, mode=args.mode, budget=args.budget,
                    queries_per_iteration=args.queries_per_iteration, results_per_query=args.results_per_query,
                    image_size=args.image_size, frozen_encoder=args.frozen_encoder,
-                   engine_options=parse_options(args.engine_option), device=args.device, preset=args.preset,
-                   vocabulary_filter=args.vocabulary_filter, **parse_options(args.env_option))
+                   engine_options=parse_options(args.engine_option), device=args.device,
+                   vocabulary_filter=args.vocabulary_filter, **env_given)
     if args.vocabulary_under:
         options["vocabulary_under"] = tuple(args.vocabulary_under.split(","))
-    if args.learner_option:
+    if args.preset:  # the preset under every option given on the command line, even one equal to its default
+        flags = {k: options[k] for k in given(args) if k in options}
+        options |= preset_options(args.preset, **(flags | env_given), learner=parse_options(args.learner_option))
+    elif args.learner_option:
         options["learner"] = {"stem_stride": 2} | parse_options(args.learner_option)
     if args.engine not in ENGINES and not (live and args.engine == "replay"):
         raise ValueError(f"unknown search engine {args.engine!r}: choose one of {', '.join(sorted(ENGINES))}"
@@ -229,7 +252,7 @@ def _loop(args, live: bool) -> dict:
     try:
         agent = make_agent_for_env(args.agent, env, **agent_options)
         if run_dir and not resume:  # written once the options proved valid
-            atomic_write_json(run_dir / RUN_CONFIG, {"command": args.command} |
+            atomic_write_json(run_dir / RUN_CONFIG, {"command": args.command, "given": sorted(given(args))} |
                               {k: getattr(args, k) for k in LOOP_ARGS if hasattr(args, k)})
         run = run_episode(env, agent, args.seed, progress=True, run_dir=run_dir, resume=resume)
         out = {"final": run["final"], "queries": run["queries"], "run_dir": str(run_dir or "")}
@@ -328,14 +351,17 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("--image-size", type=int, default=32, help="image side in pixels")
     sp.add_argument("--world", default="", help="also list the relevant classes of this world")
     sp = add("demo", cmd_demo, "the main job: explore the default world and report what was found")
-    sp.add_argument("--budget", type=int, default=None, help="number of queries (default: the preset's)")
+    sp.add_argument("--budget", type=int, default=None, action=StoreGiven,
+                    help="number of queries (default: the preset's; a budget given here wins over it)")
     sp.add_argument("--seed", type=int, default=0, help="random seed")
     sp.add_argument("--world", default="tinyweb", help="world name")
     sp.add_argument("--target", default="tiny-imagenet:carnivore.n.01",
                     help="target dataset (default: the 13 Tiny ImageNet val classes under carnivore.n.01)")
-    sp.add_argument("--preset", default="head", help="full-mode preset (see ie_env.run.presets)")
-    sp.add_argument("--agents", default="gp,random", help="comma-separated agents (the first is compared to random "
-                    "and the target alone; add ceiling for the greedy ground-truth ceiling)")
+    sp.add_argument("--preset", default="head", help=f"named settings from either table (ie_env.run.preset_names): "
+                    f"{preset_names()}; an option given here wins over it")
+    sp.add_argument("--agents", default="gp,random", help="comma-separated agents (the first other than random is "
+                    "compared to random and the target alone; random is added when missing; add ceiling for the "
+                    "greedy ground-truth ceiling)")
     sp.add_argument("--seeds", type=int, default=3, help="seeds (paired over arms)")
     sp.add_argument("--resume", action="store_true", help="keep the episodes --out holds already and run the rest")
     sp.add_argument("--out", default="runs/demo", help="folder of the summary, runs and plots")
@@ -343,10 +369,11 @@ def build_parser() -> argparse.ArgumentParser:
     def loop_args(sp, **defaults) -> None:
         add_config_arguments(sp, EnvConfig, only=("engine", "target", "mode", "budget", "queries_per_iteration",
                                                   "results_per_query", "image_size", "frozen_encoder", "device",
-                                                  "preset", "vocabulary_filter"),
+                                                  "vocabulary_filter"),
                              defaults=defaults, choices={"mode": ["frozen", "full"], "device": list(DEVICES),
-                                                         "preset": list(PRESETS_ENV),
                                                          "vocabulary_filter": list(FILTERS)})
+        sp.add_argument("--preset", default="", help=f"named settings from either table (ie_env.run.preset_names): "
+                        f"{preset_names()}; an option given here wins over it")
         sp.add_argument("--engine-option", action="append", default=[], metavar="KEY=VALUE",
                         help="engine option, repeatable (license=cc0,by; base_url=http://host:port; ...)")
         sp.add_argument("--agent", default="gp", help="query agent (random, gp, gp_label_set, gp_ucb, gp_thompson, "

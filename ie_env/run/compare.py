@@ -14,9 +14,9 @@ curves, after every episode), ``OUT/summary.json`` (per agent: mean and 95% inte
 iteration (:mod:`ie_env.run.report`). What each episode found per iteration (its best queries and images by reward,
 :mod:`ie_env.run.explored`) goes to ``OUT/runs/<agent>/seed_<n>/explored.jsonl``, not into ``runs.json``; the report
 page (:mod:`ie_env.run.webpage`) shows it. ``experiments/compare_agents.py`` and ``ie-explore demo`` are its command
-lines. ``preset`` applies a named set of env/learner options (:mod:`ie_env.run.presets`). With ``ray`` set, every
-episode is a Ray task (:mod:`ie_env.run.ray_sweep`) that builds the env in its own worker process
-(:func:`worker_episode`).
+lines. ``preset`` applies a named set of env/learner options (from either table: :mod:`ie_env.run.preset_names`).
+With ``ray`` set, every episode is a Ray task (:mod:`ie_env.run.ray_sweep`) that builds the env in its own worker
+process (:func:`worker_episode`).
 """
 from __future__ import annotations
 
@@ -30,13 +30,14 @@ import numpy as np
 from scipy import stats
 from tqdm.auto import tqdm
 
-from agents import make_agent_for_env
+from agents import check_agent_name, make_agent_for_env
 from agents.descriptors import load_descriptors
 from ie_env.atomic import atomic_write_json
 from ie_env.data.text_embedding import concept_embeddings
 from ie_env.envs.env import EnvConfig, InternetExplorerEnv
 from ie_env.run.explored import EXPLORED, ExploredConfig, write_explored
-from ie_env.run.presets import describe, env_overrides
+from ie_env.run.preset_names import preset_options, preset_table
+from ie_env.run.presets import describe
 from ie_env.run.ray_sweep import run_tasks
 from ie_env.run.report import fmt, require_tensorboard, write_summary_csv, write_tensorboard
 from ie_env.run.runner import run_episode
@@ -94,8 +95,12 @@ class CompareConfig:
     """Run each (agent, seed) episode as a Ray task: ``local`` (a Ray instance started here; ``--ray`` alone),
     ``auto`` or a cluster address (``ray://head:10001``); empty: one episode after another in this process."""
     preset: str = ""
-    """Named full-mode preset (``cpu``: the paper's schedule sized for a 2-core CPU; see ie_env.run.presets). Its
-    options replace the defaults; options set explicitly to non-default values still win."""
+    """Named preset from either table (``cpu``, ``head``, ``paper_cpu``: full-mode schedules sized for a CPU,
+    ie_env.run.presets; ``paper``: the paper's scale, ie_env.envs.presets). Its options replace the defaults; options
+    given on the command line (``given``) or set to a non-default value still win."""
+    given: tuple = ()
+    """Names of the fields written on the command line: they win over the preset even where they equal the default
+    (the command lines fill it in; a library caller names the fields it means)."""
     explored_images: int = ExploredConfig.top_images
     """New images kept per iteration of every episode, the highest rewards first, in
     OUT/runs/<agent>/seed_<n>/explored.jsonl (the report page's galleries)."""
@@ -103,6 +108,13 @@ class CompareConfig:
     def __post_init__(self) -> None:
         if self.seeds < 1 or self.budget < 1:
             raise ValueError(f"seeds={self.seeds}, budget={self.budget}: both must be positive")
+        if self.preset:
+            preset_table(self.preset)  # an unknown name fails here, before any env is built
+        for name in self.agent_names:
+            check_agent_name(name)
+        twice = sorted({a for a in self.agent_names if self.agent_names.count(a) > 1})
+        if twice:
+            raise ValueError(f"agents {', '.join(twice)} named twice in {self.agents!r}: each arm runs once per seed")
         if self.tensorboard:
             require_tensorboard("tensorboard")
         unknown = set(self.agent_options) - set(self.agent_names)
@@ -219,15 +231,17 @@ def plot(runs: dict, out: Path, queries_per_iteration: int = 0) -> list[str]:
 
 def make_env(cfg: CompareConfig) -> InternetExplorerEnv:
     """The env every episode of a comparison runs in (full mode: the learner's own defaults, stride-1 stem;
-    with a preset, the preset's options under any explicitly given ones)."""
+    with a preset, the preset's options under the given ones: those in ``cfg.given`` and those set to a non-default
+    value)."""
     learner = {"steps_per_iteration": cfg.steps_per_iteration} if cfg.steps_per_iteration else {}
     loop = dict(mode=cfg.mode, budget=cfg.budget, queries_per_iteration=cfg.queries_per_iteration,
                 results_per_query=cfg.results_per_query, learner=learner, image_size=cfg.image_size)
     if cfg.preset:
         default = CompareConfig()
-        explicit = {k: v for k, v in loop.items() if k in ("budget", "queries_per_iteration", "results_per_query",
-                                                            "image_size") and v != getattr(default, k)}
-        loop = env_overrides(cfg.preset, **explicit, learner=learner)
+        explicit = {k: v for k, v in loop.items() if k in ("mode", "budget", "queries_per_iteration",
+                                                            "results_per_query", "image_size")
+                    and (k in cfg.given or v != getattr(default, k))}
+        loop |= preset_options(cfg.preset, **explicit, learner=learner)
     descriptors = tuple(load_descriptors(cfg.descriptors)) if cfg.descriptors != "none" else ()
     return InternetExplorerEnv(world=cfg.world, target=cfg.target, **loop, descriptors=descriptors,
                                frozen_encoder=cfg.frozen_encoder,
@@ -308,6 +322,7 @@ def compare_agents(cfg: CompareConfig) -> dict:
                 finish((name, seed), run_one(cfg, name, seed, env, None, bar))
     runs = {name: r for name, r in runs.items() if r}
     summary = summarise(cfg, env, runs) | {"failed": failed}
+    summary.pop("given", None)  # how the options were written, not what ran: the same sweep gives the same summary
     summary["plots"] = plot(runs, out, env.config.queries_per_iteration)
     atomic_write_json(out / "summary.json", summary)
     write_summary_csv(summary, out / "summary.csv")

@@ -3,7 +3,9 @@
 :func:`add_config_arguments` turns the fields of a dataclass into ``--kebab-case`` flags whose help is the field's
 docstring (the string literal written under the field) and whose default is the field's default;
 :func:`config_from_args` builds the dataclass back from the parsed namespace. ``KEY=VALUE`` options
-(``--engine-option license=cc0``) are parsed by :func:`parse_options`.
+(``--engine-option license=cc0``) are parsed by :func:`parse_options`. The flags record whether they were written
+on the command line (:func:`given`), so that an option given there wins over a preset even where it equals the
+default.
 """
 from __future__ import annotations
 
@@ -36,6 +38,36 @@ def _number(text: str):
     return text
 
 
+GIVEN = "given_options"
+"""Namespace attribute holding the destinations of the options written on the command line (see :func:`given`)."""
+
+
+def _mark_given(namespace: argparse.Namespace, dest: str) -> None:
+    setattr(namespace, GIVEN, getattr(namespace, GIVEN, frozenset()) | {dest})
+
+
+class StoreGiven(argparse.Action):
+    """``store`` (with ``nargs="?"`` and ``const`` as usual) that also records that the option was given."""
+
+    def __call__(self, parser, namespace, values, option_string=None):
+        setattr(namespace, self.dest, values)
+        _mark_given(namespace, self.dest)
+
+
+class BooleanGiven(argparse.BooleanOptionalAction):
+    """``--flag`` / ``--no-flag`` that also records that the option was given."""
+
+    def __call__(self, parser, namespace, values, option_string=None):
+        super().__call__(parser, namespace, values, option_string)
+        _mark_given(namespace, self.dest)
+
+
+def given(args: argparse.Namespace) -> frozenset[str]:
+    """The destinations of the options written on the command line (flags made by :func:`add_config_arguments`,
+    or added with ``action=StoreGiven``); empty for a namespace built otherwise."""
+    return getattr(args, GIVEN, frozenset())
+
+
 @cache
 def field_docs(cls: type) -> dict[str, str]:
     """The docstring written under each field of a dataclass (``name: type = default`` then ``\"\"\"doc\"\"\"``)."""
@@ -63,7 +95,7 @@ def add_config_arguments(parser: argparse.ArgumentParser, cls: type, only: tuple
 
     ``defaults`` overrides a field's default for this command; ``choices`` restricts a field's values;
     ``consts`` gives the value of a flag written without one (``--ray`` alone means ``local``).
-    Booleans become ``--flag`` / ``--no-flag``.
+    Booleans become ``--flag`` / ``--no-flag``. Every flag records whether it was given (:func:`given`).
     """
     hints = typing.get_type_hints(cls)
     docs = field_docs(cls)
@@ -72,15 +104,16 @@ def add_config_arguments(parser: argparse.ArgumentParser, cls: type, only: tuple
         f = by_name[name]
         default = (defaults or {}).get(name, f.default)
         flag = "--" + name.replace("_", "-")
-        help = docs.get(name, "") + (f" (default: {default})" if default not in ("", None) else "")
+        help = (docs.get(name, "") + (f" (default: {default})" if default not in ("", None) else "")).replace("%", "%%")
         if hints[name] is bool:
-            parser.add_argument(flag, action=argparse.BooleanOptionalAction, default=default, help=help)
+            parser.add_argument(flag, action=BooleanGiven, default=default, help=help)
             continue
         kind = _flag_type(hints[name])
         if kind is None:
             raise TypeError(f"{cls.__name__}.{name}: only int, float, str and bool fields become flags")
         bare = {"nargs": "?", "const": consts[name]} if name in (consts or {}) else {}
-        parser.add_argument(flag, type=kind, default=default, help=help, choices=(choices or {}).get(name), **bare)
+        parser.add_argument(flag, action=StoreGiven, type=kind, default=default, help=help,
+                            choices=(choices or {}).get(name), **bare)
 
 
 def config_values(args: argparse.Namespace, cls: type) -> dict:
