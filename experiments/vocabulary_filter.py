@@ -102,11 +102,11 @@ def detectors() -> dict:
     return out
 
 
-def main() -> None:
+def main(argv: list[str] | None = None) -> None:
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument("--sample", type=int, default=25, help="removals shown per candidate")
     p.add_argument("--json", action="store_true", help="one JSON document of the counts on the last line")
-    args = p.parse_args()
+    args = p.parse_args(argv)
     vocab = load_vocabulary()
     strings = sorted({lem.lower() for lem in vocab.lemmas})
     by_string: dict[str, int] = {}
