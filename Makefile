@@ -3,7 +3,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: demo test bench system install world clean-cache
+.PHONY: demo test bench system install world views
 
 system:  ## Debian packages: WordNet 3.0 data files
 	@test -f /usr/share/wordnet/data.noun || ($(SUDO) apt-get update -qq && $(SUDO) apt-get install -y -qq wordnet-base)
@@ -16,9 +16,12 @@ $(VENV)/.installed: pyproject.toml
 
 install: system $(VENV)/.installed
 
-world: install  ## the default offline world, its query tables and frozen features (~25 min the first time)
-	$(VENV)/bin/ie-explore fetch-data --json  # the photos from their public sources unless shards are found (~400 MB)
-	$(VENV)/bin/ie-explore build-world tinyweb --prepare --json | tail -n 1
+world: install  ## the default offline world and what every episode reads: query tables, concept texts (~20 min once)
+	$(VENV)/bin/ie-explore fetch-data  # the photos from their public sources unless shards are found (~400 MB)
+	$(VENV)/bin/ie-explore build-world tinyweb --prepare > /dev/null  # notices and progress bars on stderr; fails make
+
+views: world  ## the head learner's trunk views of every world image, ahead of many episodes (~12 min on 2 cores)
+	$(VENV)/bin/ie-explore build-world tinyweb --views > /dev/null
 
 demo: world  ## the main job
 	$(VENV)/bin/ie-explore demo

@@ -19,6 +19,7 @@ captions, each expanded into all its images (by sha256) until ``n`` are collecte
 from __future__ import annotations
 
 import hashlib
+import sys
 import time
 from collections import OrderedDict
 from dataclasses import replace
@@ -98,7 +99,7 @@ class CaptionIndexEngine:
                                "measured on the first block; cached): every such query is then a look-up")
             atomic_save_npy(path, ids)
             if progress:
-                print(f"answer table ready in {time.perf_counter() - start:.0f} s: {path}", flush=True)
+                print(f"answer table ready in {time.perf_counter() - start:.0f} s: {path}", file=sys.stderr, flush=True)
         self._answers = (rows, ids, name)
 
     def search(self, query: str, n: int | None = None) -> list[SearchResult]:

@@ -53,10 +53,10 @@ def test_backend_choice_and_bad_names(monkeypatch):
 def test_a_first_computation_says_what_it_computes_how_long_and_where(tmp_path, monkeypatch, capsys):
     monkeypatch.setenv("IE_CACHE_DIR", str(tmp_path))
     cached_embeddings(TEXTS, "notice", what="test texts")
-    first = capsys.readouterr().out.splitlines()[0]
+    first = next(line for line in capsys.readouterr().err.splitlines() if line.strip())  # a notice: on stderr
     assert first.startswith("first run: embedding 5 texts (test texts)")
     assert re.search(r"about \d+ s at the \d+ texts/s measured here", first)  # an estimate from a timed sample
     assert str(tmp_path / "embeddings") in first
     cached_embeddings(TEXTS, "notice", what="test texts")  # cached: nothing to say
-    assert "first run" not in capsys.readouterr().out
+    assert "first run" not in capsys.readouterr().err
     assert (duration(40), duration(600), duration(9000)) == ("40 s", "10 min", "2.5 h")

@@ -21,6 +21,7 @@ whether the table exists; an episode is repeatable either way.
 from __future__ import annotations
 
 import os
+import sys
 import time
 from dataclasses import dataclass
 from functools import lru_cache
@@ -187,7 +188,7 @@ def cached_embeddings(texts: list[str], key: str, progress: bool = True, backend
         rate = measured_rate(texts, backend)
         print(f"first run: embedding {len(texts):,} texts{' (' + what + ')' if what else ''} with {MODEL_NAME} "
               f"({backend}), about {duration(len(texts) / rate)} at the {rate:.0f} texts/s measured here; done "
-              f"once, kept in {path}", flush=True)
+              f"once, kept in {path}", file=sys.stderr, flush=True)
     start = time.perf_counter()
     arr = TextEmbedder(progress=progress, backend=backend)(texts)
     seconds = time.perf_counter() - start
