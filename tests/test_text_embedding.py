@@ -53,8 +53,8 @@ def test_backend_choice_and_bad_names(monkeypatch):
 def test_a_first_computation_says_what_it_computes_how_long_and_where(tmp_path, monkeypatch, capsys):
     monkeypatch.setenv("IE_CACHE_DIR", str(tmp_path))
     cached_embeddings(TEXTS, "notice", what="test texts")
-    first = next(line for line in capsys.readouterr().err.splitlines() if line.strip())  # a notice: on stderr
-    assert first.startswith("first run: embedding 5 texts (test texts)")
+    first = next(line for line in capsys.readouterr().err.splitlines() if "first run" in line)  # on stderr
+    assert first.startswith("first run: embedding 5 texts (test texts)")  # the line's start: not mid-bar
     assert re.search(r"about \d+ s at the \d+ texts/s measured here", first)  # an estimate from a timed sample
     assert str(tmp_path / "embeddings") in first
     cached_embeddings(TEXTS, "notice", what="test texts")  # cached: nothing to say
