@@ -23,6 +23,8 @@ from __future__ import annotations
 
 import hashlib
 import os
+import sys
+import time
 from pathlib import Path
 
 import numpy as np
@@ -30,6 +32,7 @@ import torch
 from tqdm.auto import tqdm
 
 from ie_env.atomic import atomic_save_npy
+from ie_env.data.text_embedding import duration
 from ie_env.learning.learner import Learner, LearnerConfig
 from ie_env.learning.reward import RelevanceReward, RewardConfig
 from ie_env.paths import cache_dir
@@ -158,10 +161,16 @@ class FrozenEncoder:
         def compute() -> np.ndarray:
             out = np.empty((n, self.dim), np.float32)
             bar = tqdm(total=n, desc=f"embedding {world.name} ({self.label})", unit="img", disable=not self.progress)
+            start = time.perf_counter()
             for i in range(0, n, self.chunk):
                 idx = list(range(i, min(n, i + self.chunk)))
                 out[i:i + len(idx)] = self.embed(world.load_images(idx, self.image_size))
                 bar.update(len(idx))
+                if i == 0 and self.progress and n > self.chunk:  # the notice's estimate: the first chunk's rate
+                    left = (time.perf_counter() - start) * (n - len(idx)) / len(idx)
+                    tqdm.write(f"first use of frozen mode on {world.name}: embedding its {n:,} images with "
+                               f"{self.label} ({self.precision}), about {duration(left)} more (measured on the "
+                               f"first {len(idx):,}); done once, cached in {path.parent}", file=sys.stderr)
             bar.close()
             return out
 
