@@ -63,7 +63,7 @@ PLAN_AHEAD = 256
 """Most queries an agent that knows its next queries returns from :meth:`Agent.upcoming` (an iteration's worth at
 the paper's cadence)."""
 
-SIGNALS = ("reward", "new_reward", "new_mean")
+SIGNALS = ("reward", "new_reward", "new_mean", "calibrated")
 """What a model-based agent can learn from (see :func:`learning_signal`)."""
 
 
@@ -73,17 +73,25 @@ def learning_signal(reward: float, info: dict | None, signal: str) -> float:
     - ``reward``: the env's reward (mean of the query's top-10 image rewards);
     - ``new_reward``: ``info["new_reward"]``, the same over the query's new images (missing ones count 0);
     - ``new_mean``: the mean reward of the query's new images (of all its images when none is new): a mean
-      over many images tracks a query's share of relevant images more closely than its best ten do.
+      over many images tracks a query's share of relevant images more closely than its best ten do;
+    - ``calibrated``: ``new_mean`` in standard deviations above ``info["reward_baseline"]``, the mean image reward
+      of random world images under the same model. In full mode the learner's rewards move as it trains (the
+      first iteration's, scored by an untrained head, sit above all later ones), so raw rewards of different
+      iterations are not comparable and a posterior fitted on them favours whatever was asked first; calibrated
+      ones are. Without a baseline (live web) it is ``new_mean``; in frozen mode (a fixed baseline) the GP's
+      standardised rewards are the same either way.
 
     Without the env's ``info`` (or those keys) it is the reward."""
     if info is None or signal == "reward":
         return float(reward)
     if signal == "new_reward" and "new_reward" in info:
         return float(info["new_reward"])
-    if signal == "new_mean" and "new_image_rewards" in info:
+    if signal in ("new_mean", "calibrated") and "new_image_rewards" in info:
         new = np.asarray(info["new_image_rewards"], np.float64)
         pool = new if len(new) else np.asarray(info.get("image_rewards", []), np.float64)
-        return float(pool.mean()) if len(pool) else float(reward)
+        value = float(pool.mean()) if len(pool) else float(reward)
+        baseline = info.get("reward_baseline") if signal == "calibrated" else None
+        return (value - baseline[0]) / baseline[1] if baseline else value
     return float(reward)
 
 

@@ -45,7 +45,7 @@ class CandidateConfig:
     of the answer's best new image rewards; it pays for many new images of middling relevance, so a policy
     trained on it learns to act at random) or the env's ``reward`` (which a repeated query earns again, so a
     policy trained on it learns to repeat its best query)."""
-    signal: str = "new_mean"
+    signal: str = "calibrated"
     """What the posterior learns from (``agents.base.learning_signal``), as the GP agents' ``signal``."""
 
     def __post_init__(self):

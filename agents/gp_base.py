@@ -30,8 +30,9 @@ class GPDrivenConfig:
     """Descriptors to vary queries with: "visual", "wordnet", "wordnet-attribute", "context" or None."""
     p_descriptor: float = 0.5
     """Probability that a query gets a random descriptor (when descriptor_source is set)."""
-    signal: str = "new_mean"
-    """What the posterior learns from: "reward", "new_reward" or "new_mean" (see agents.base.learning_signal)."""
+    signal: str = "calibrated"
+    """What the posterior learns from: "reward", "new_reward", "new_mean" or "calibrated" (the default: new_mean
+    against the current model's baseline; see agents.base.learning_signal)."""
     gp: GPConfig = field(default_factory=GPConfig)
     """The posterior's hyper-parameters and approximation settings."""
 

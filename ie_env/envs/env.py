@@ -155,7 +155,9 @@ class InternetExplorerEnv(gym.Env):
     ## Info
     ``query``, ``concept``, ``keys`` (result image keys), ``image_rewards`` (list), ``new_images``, ``new_reward``,
     ``new_image_rewards`` (list), ``new_sha256`` (the new images' content hashes, aligned with ``new_image_rewards``),
-    ``iteration``, ``iteration_end``, ``knn_accuracy`` (full mode, at iteration ends)
+    ``iteration``, ``iteration_end``, ``knn_accuracy`` (full mode, at iteration ends), ``reward_baseline``
+    (``[mean, std]`` of the image reward over a fixed random sample of the world's images under the current model:
+    rewards of different iterations compared against it are comparable; ``None`` on the live web)
     and, for measurement only, ``relevant`` (relevant results), ``new_relevant`` (relevant images never seen
     before), ``new_image_relevant`` (per new image; ``None`` on the live web) and, at iteration ends,
     ``replay_added`` and ``replay_relevant`` (full mode: the iteration's new images that joined the learner's replay
@@ -362,12 +364,19 @@ class InternetExplorerEnv(gym.Env):
                 "new_image_rewards": new_rewards.tolist(), "new_sha256": self._hashes(new),
                 "new_image_relevant": self._truth(relevant[at]),
                 "iteration": self.iteration, "relevant": int(np.sum(relevant)), "new_relevant": len(new_relevant),
-                "iteration_end": False}
+                "iteration_end": False, "reward_baseline": self._baseline()}
         if self.t % self.config.queries_per_iteration == 0 or self.t == self.config.budget:
             info.update(self._end_iteration())
         self.history.append({"query": query, "concept": concept, "new_images": len(new), "relevant": info["relevant"],
                              "new_relevant": len(new_relevant), "iteration": info["iteration"], "reward": reward})
         return self._obs(), reward, False, self.t >= self.config.budget, info
+
+    def _baseline(self) -> list | None:
+        """``[mean, std]`` of the image reward over a fixed random sample of the world under the current model
+        (:meth:`ie_env.learning.scoring.LearnerScorer.baseline`), ``None`` where there is none."""
+        baseline = getattr(self.scorer, "baseline", None)
+        value = baseline() if baseline is not None else None
+        return list(value) if value is not None else None
 
     def _novel(self, ids) -> tuple[list, np.ndarray]:
         """The ids of an answer never seen in the episode (each once, in answer order) and their first

@@ -6,7 +6,11 @@ embedded once (cached on disk by :mod:`ie_env.learning.frozen`), so a query's re
 ``head`` learner of :mod:`ie_env.learning.head` when the env's ``learner`` options say ``kind: head``) embeds each
 answer's images with its current weights (the head learner: with its ``reward_features``), trains at every
 iteration end, refreshes the target embeddings and measures kNN accuracy on the target's test split.
-Both score raw images too (``rewards_of``), which the live environment uses.
+Both score raw images too (``rewards_of``), which the live environment uses, and give the reward's ``baseline``:
+the mean and standard deviation of the image reward over a fixed random sample of the world's images under the
+current model. A learner's rewards move as it trains (an untrained head scores every image higher than a trained
+one); measured against the baseline of the same model, rewards of different iterations are comparable, which is
+what an agent learning from all of them needs (:func:`agents.base.learning_signal`, signal ``calibrated``).
 
 Every scorer keeps ``seconds``: wall time spent scoring (embedding answers, refreshing the reward's target
 embeddings), training and evaluating (kNN, linear probe) since its last ``reset``; the env reports it as the
@@ -25,6 +29,8 @@ from ie_env.learning.head import learner_from_state_dict, make_learner
 from ie_env.learning.reward import RelevanceReward, RewardConfig
 
 TIME_KEYS = ("scoring", "training", "evaluation")
+BASELINE_IMAGES = 1000
+"""World images in the reward's baseline sample (a fixed random subset)."""
 
 
 def _new_seconds() -> dict:
@@ -61,6 +67,14 @@ class FrozenScorer:
     def image_rewards(self, idx: np.ndarray) -> np.ndarray:
         return self.table.image_rewards(idx)
 
+    def baseline(self) -> tuple[float, float] | None:
+        """Mean and standard deviation of the image reward over the world's images (fixed: the encoder is
+        frozen); ``None`` on the live web."""
+        if not hasattr(self, "table"):
+            return None
+        r = self.table.rewards
+        return float(r.mean()), float(r.std()) or 1.0
+
     def rewards_of(self, images: np.ndarray) -> np.ndarray:
         start = time.perf_counter()
         out = self.reward.image_rewards(self.encoder.embed(images)) if len(images) else np.zeros(0, np.float32)
@@ -89,6 +103,7 @@ class LearnerScorer:
         self.bank_idx = reference_subset(len(target.probe_train), 5 * cfg.eval_images, 2)
         self.learner = None
         self.seconds = _new_seconds()
+        self._baseline: tuple[float, float] | None = None
 
     def reset(self, seed: int) -> None:
         self.seconds = _new_seconds()
@@ -100,7 +115,19 @@ class LearnerScorer:
     def _refresh_reward(self) -> None:
         start = time.perf_counter()
         self.reward.set_target(self._reward_features(self.target.train[self.ref_idx]))
+        self._baseline = None  # the model moved: its baseline is measured again when asked for
         self.seconds["scoring"] += time.perf_counter() - start
+
+    def baseline(self) -> tuple[float, float] | None:
+        """Mean and standard deviation of the image reward over a fixed random sample of
+        :data:`BASELINE_IMAGES` world images under the current model (measured once per model); ``None`` on the
+        live web."""
+        if self.world is None:
+            return None
+        if self._baseline is None:
+            r = self.image_rewards(reference_subset(len(self.world.sha256), BASELINE_IMAGES, 3))
+            self._baseline = (float(r.mean()), float(r.std()) or 1.0)
+        return self._baseline
 
     def _reward_features(self, images: np.ndarray) -> np.ndarray:
         """The learner's features the reward compares."""
@@ -145,6 +172,7 @@ class LearnerScorer:
         self.learner = learner_from_state_dict(state["learner"])
         self.ref_idx = np.asarray(state["ref_idx"], np.int64)
         self.reward.set_target(self._reward_features(self.target.train[self.ref_idx]))
+        self._baseline = None
         self.seconds = {**_new_seconds(), **state.get("seconds", {})}
 
 

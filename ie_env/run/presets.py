@@ -44,8 +44,8 @@ standard error of ~0.025):
   --threads 2``) nothing separates: kNN 0.277 / 0.271 / 0.285 and linear probe 0.354 / 0.335 / 0.315 for target
   alone / + random / + relevant (the thread count alone moves a seed's kNN by ~0.02-0.04). ~65 s an arm for this preset, ~215 s from a random init, ~415 s at 64 px,
   ~390 s for the whole network.
-- the loop (``compare_agents.py --mode full --preset cpu --agents random,gp,gp_label_set,oracle --seeds 5``):
-  ~70 s an episode, 82-96% of it SSL training. The oracle downloads 666 relevant images (precision 0.95), 7x
+- the loop (``compare_agents.py --mode full --preset cpu --agents random,gp,gp_label_set,oracle --seeds 5``; the
+  ``oracle`` agent is now ``relevant_concepts``): ~70 s an episode, 82-96% of it SSL training. The oracle downloads 666 relevant images (precision 0.95), 7x
   random's 95, and ends with kNN 0.202 against random's 0.222 and target alone's 0.228: the learner does not turn
   relevant images into a better representation at this budget, so no agent can show the paper's ordering with it.
 
@@ -62,7 +62,7 @@ standard error of ~0.025):
 - schedule: the paper's, as in ``cpu``: 10 passes over each iteration's nominal candidates (16 queries x 20
   results) at PCR 2 (38 steps of batch 256), the top 50% of candidates joining the replay buffer, 12 iterations
   (192 queries); every arm, target alone included, takes the same 456 steps.
-- figures: README, "Full mode where the data is meant to matter: the head preset".
+- figures: docs/results.md, "Full mode where the data is meant to matter: the head preset".
 """
 from __future__ import annotations
 
