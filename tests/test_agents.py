@@ -194,14 +194,16 @@ def test_no_query_text_is_issued_twice_in_an_episode(name, context):
 
 def test_gp_learns_from_new_images_when_the_env_reports_them(context):
     info = {"new_reward": 0.1, "new_image_rewards": np.array([0.2, 0.4]), "image_rewards": np.array([0.2, 0.4, 0.9])}
-    for signal, want in [("new_mean", 0.3), ("new_reward", 0.1), ("reward", 0.9)]:
+    calibrated = info | {"reward_baseline": [0.2, 0.05]}  # random world images under the same model: 0.2 +- 0.05
+    for signal, data, want in [("new_mean", info, 0.3), ("new_reward", info, 0.1), ("reward", info, 0.9),
+                               ("calibrated", calibrated, 2.0), ("calibrated", info, 0.3)]:  # no baseline: new_mean
         agent = make_agent("gp", context, refit_every=4, signal=signal)
         q = agent.act()
-        agent.observe(q, 0.9, info)
+        agent.observe(q, 0.9, data)
         assert agent.posterior.log_rewards[-1] == pytest.approx(want)
-    agent = make_agent("gp", context, refit_every=4)
-    agent.observe(agent.act(), 0.9, info | {"new_image_rewards": np.zeros(0)})  # nothing new: the mean of all
-    assert agent.posterior.log_rewards[-1] == pytest.approx(0.5)
+    agent = make_agent("gp", context, refit_every=4)  # the default: calibrated
+    agent.observe(agent.act(), 0.9, calibrated | {"new_image_rewards": np.zeros(0)})  # nothing new: all of them
+    assert agent.posterior.log_rewards[-1] == pytest.approx((0.5 - 0.2) / 0.05)
     with pytest.raises(ValueError, match="signal='bogus'"):
         make_agent("gp", context, signal="bogus")
 

@@ -152,6 +152,25 @@ def test_compare_with_the_head_preset_reports_the_interface_fields(tiny_world, t
         assert curve["relevant_images"][0] <= curve["relevant_images"][1] == s[arm]["relevant_images"]["mean"]
 
 
+def test_reward_baseline_follows_the_model_and_the_frozen_one_stays(tiny_world):
+    from ie_env.envs.env import InternetExplorerEnv
+
+    env = InternetExplorerEnv(world=str(tiny_world.path), target="tiny-imagenet:dog.n.01", mode="full", preset="",
+                              budget=4, queries_per_iteration=2, results_per_query=5, image_size=32,
+                              learner={"kind": "head", "image_size": 32, "views": 2, "batch_size": 16, "hidden": 32,
+                                       "dim": 16, "proj_dim": 8, "steps_per_iteration": 3, "target_pool": 24},
+                              vocabulary_under=("dog.n.01", "cat.n.01"))
+    env.reset(seed=0)
+    first = [env.step(a)[4]["reward_baseline"] for a in (0, 1)]
+    after = env.step(2)[4]["reward_baseline"]  # the learner trained at the iteration end: a new baseline
+    assert first[0] == first[1] and after != first[0] and all(b[1] > 0 for b in (first[0], after))
+    frozen = InternetExplorerEnv(world=str(tiny_world.path), target="tiny-imagenet:dog.n.01", mode="frozen",
+                                 budget=4, queries_per_iteration=2, results_per_query=5,
+                                 vocabulary_under=("dog.n.01", "cat.n.01"))
+    frozen.reset(seed=0)
+    assert frozen.step(0)[4]["reward_baseline"] == frozen.step(3)[4]["reward_baseline"]
+
+
 def test_trunk_precision_is_part_of_the_cache_key_and_bf16_stays_close(monkeypatch):
     from ie_env.learning.frozen import FrozenEncoder, FrozenError, trunk_precision
 
