@@ -51,8 +51,8 @@ def run_kwargs(monkeypatch, *argv) -> dict:
 
 
 def test_demo_budget_given_wins_over_the_preset_even_at_the_default(monkeypatch):
-    head = run_presets.PRESETS["head"]["env"]["budget"]
-    assert env_kwargs(demo_config(monkeypatch), monkeypatch)["budget"] == head
+    default = run_presets.PRESETS["paper_cpu"]["env"]["budget"]  # the demo's preset
+    assert env_kwargs(demo_config(monkeypatch), monkeypatch)["budget"] == default
     cfg = demo_config(monkeypatch, "--budget", str(CompareConfig.budget))  # equal to CompareConfig's default
     assert cfg.given == ("budget",) and env_kwargs(cfg, monkeypatch)["budget"] == CompareConfig.budget
     assert env_kwargs(demo_config(monkeypatch, "--budget", "48"), monkeypatch)["budget"] == 48
@@ -134,4 +134,4 @@ def test_demo_never_runs_an_arm_twice(monkeypatch):
         monkeypatch.setattr(cli, name, lambda *a, **k: "page")
     monkeypatch.setattr(cli, "ordering_sentence", lambda summary, metric, agent: sentences.append(agent) or "")
     assert cli.main(["demo", "--agents", "random,gp"]) == 0
-    assert sentences == ["gp", "gp"]  # gp against random and the target alone, never random against itself
+    assert sentences == ["gp"] * 3  # relevant images, kNN, probe: gp against the others, never random against itself

@@ -147,6 +147,11 @@ def test_ordering_sentence_says_which_order_held_and_how_sure(capsys):
     one = ordering_sentence(full_summary(0.40, 0.36, 0.33, 0.0, seeds=1))
     assert "one seed gives no interval" in one and "[" not in one
     assert ordering_sentence(full_summary(0.4, 0.36, 0.33, 0.02), metric="linear_probe") == ""
+    found = full_summary(0.40, 0.36, 0.33, 0.02)
+    found["paired"]["relevant_images"] = {"gp-random": {"mean": 410.0, "lo": 120.0, "hi": 700.0, "seeds": 3}}
+    counted = ordering_sentence(found, metric="relevant_images")  # target alone downloads nothing: two arms
+    assert "gp 500 > random 90, the paper's ordering; gp - random +410 [+120, +700]" in counted
+    assert "the paired interval over 3 seeds excludes 0" in counted
     demo_table(full_summary(0.40, 0.36, 0.33, 0.02))
     table = capsys.readouterr().out
     assert "target alone" in table and "0.4 [0.39, 0.41]" in table and "gp-random +0.040 [+0.020, +0.060]" in table

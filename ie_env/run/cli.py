@@ -152,7 +152,7 @@ def demo_agents(agents: str) -> tuple[str, str | None]:
 
 def cmd_demo(args) -> dict | None:
     """The main job: the paper's GP agent versus random exploration versus the target alone, full mode with the
-    ``head`` preset (:mod:`ie_env.run.presets`), 3 seeds; ends with the comparison's report, then a short table,
+    ``paper_cpu`` preset (:mod:`ie_env.run.presets`: the paper's proportions scaled to the world), 3 seeds; ends with the comparison's report, then a short table,
     the paired differences and one sentence per metric on which ordering held and how sure it is (the summary goes
     to stdout only with ``--json``). Options given on the command line win over the preset's."""
     agents, agent = demo_agents(args.agents)
@@ -163,7 +163,7 @@ def cmd_demo(args) -> dict | None:
     summary = compare_agents(cfg)
     print_summary(summary, cfg.out)
     demo_table(summary)
-    for metric in ("knn_accuracy", "linear_probe"):
+    for metric in ("relevant_images", "knn_accuracy", "linear_probe"):
         sentence = ordering_sentence(summary, metric, agent) if agent else ""
         if sentence:
             print(sentence)
@@ -357,7 +357,7 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("--world", default="tinyweb", help="world name")
     sp.add_argument("--target", default="tiny-imagenet:carnivore.n.01",
                     help="target dataset (default: the 13 Tiny ImageNet val classes under carnivore.n.01)")
-    sp.add_argument("--preset", default="head", help=f"named settings from either table (ie_env.run.preset_names): "
+    sp.add_argument("--preset", default="paper_cpu", help=f"named settings from either table (ie_env.run.preset_names): "
                     f"{preset_names()}; an option given here wins over it")
     sp.add_argument("--agents", default="gp,random", help="comma-separated agents (the first other than random is "
                     "compared to random and the target alone; random is added when missing; add ceiling for the "

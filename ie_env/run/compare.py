@@ -430,7 +430,7 @@ def paired_differences(runs: dict) -> dict:
     if "target_only" in runs:
         pairs += [(a, "target_only") for a in agents]
     out: dict = {}
-    for metric in ("knn_accuracy", "linear_probe"):
+    for metric in ("knn_accuracy", "linear_probe", "relevant_images"):  # target_only finds no web images
         for a, b in pairs:
             d = paired(runs, a, b, metric)
             if d is not None:
@@ -545,18 +545,22 @@ def ordering_sentence(summary: dict, metric: str = "knn_accuracy", agent: str = 
     held = "the paper's ordering" if order == paper else "not the paper's ordering"
     pairs = summary.get("paired", {}).get(metric, {})
     parts, resolved = [], []
+    diff = "{:+.0f}" if metric == "relevant_images" else "{:+.3f}"
     for a, b in zip(paper, paper[1:]):
         d = pairs.get(f"{a}-{b}")
         if d is None:
             continue
-        parts.append(f"{ARM_NAMES.get(a, a)} - {ARM_NAMES.get(b, b)} {d['mean']:+.3f}"
-                     + (f" [{d['lo']:+.3f}, {d['hi']:+.3f}]" if d["seeds"] > 1 else ""))
+        parts.append(f"{ARM_NAMES.get(a, a)} - {ARM_NAMES.get(b, b)} {diff.format(d['mean'])}"
+                     + (f" [{diff.format(d['lo'])}, {diff.format(d['hi'])}]" if d["seeds"] > 1 else ""))
         resolved.append(d["seeds"] > 1 and (d["lo"] > 0 or d["hi"] < 0))
     n = summary["seeds"]
     if n < 2:
         sure = "one seed gives no interval, and two runs of the same data differ by ~0.03 kNN: run more seeds"
+    elif not resolved:
+        sure = f"no paired difference to judge it by over {n} seeds"
     elif all(resolved):
-        sure = f"both paired intervals over {n} seeds exclude 0"
+        sure = (f"the paired interval over {n} seeds excludes 0" if len(resolved) == 1
+                else f"both paired intervals over {n} seeds exclude 0")
     elif any(resolved):
         sure = f"over {n} seeds only one of the paired intervals excludes 0"
     else:
