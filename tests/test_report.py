@@ -112,7 +112,7 @@ def test_demo_ends_with_the_table_and_prints_json_only_with_flag(compared, monke
     assert cli.main(["demo", "--out", str(out / "run")]) == 0
     text = capsys.readouterr().out
     cfg = seen[0]
-    assert cfg.mode == "full" and cfg.agents == "gp,random" and cfg.preset == "head" and cfg.target_only
+    assert cfg.mode == "full" and cfg.agents == "gp,random" and cfg.preset == "paper_cpu" and cfg.target_only
     assert cfg.seeds == 3
     assert f"results in {out / 'run'}/" in text and "arm" in text and not any(
         line.startswith("{") for line in text.splitlines())
