@@ -13,7 +13,8 @@ The sub-packages follow the loop in the order data flows, and each imports only 
 - ``run``: on top of the envs and :mod:`agents`: one episode with checkpoints, the comparison of agents over
   seeds, option parsing and the ``ie-explore`` command line.
 
-Small shared values sit at the top: ``types`` (the dataclasses passed between stages), ``paths``, ``atomic``
+Small shared values sit at the top: ``types`` (the dataclasses passed between stages), ``suites`` (the benchmark's
+task table, whose tasks are registered here as Gymnasium ids), ``paths``, ``atomic``
 (crash-safe writes), ``failpoints`` (crash injection for tests) and ``ray_cluster`` (joining Ray, for the stages
 that fan out). Scripts in ``experiments/`` import the
 library, never the reverse.
@@ -37,6 +38,15 @@ if "InternetExplorer-v0" not in registry:
 if "InternetExplorerLive-v0" not in registry:
     register(id="InternetExplorerLive-v0", entry_point="ie_env.envs.live_env:InternetExplorerLiveEnv",
              max_episode_steps=None, nondeterministic=True)
+
+# The benchmark's tasks (ie_env.suites, one table): InternetExplorer/<task>-v<version>, the env as the benchmark runs
+# it; gym.make keywords override the task's settings (world=..., budget=...).
+from ie_env.suites import all_tasks  # noqa: E402
+
+for _task in all_tasks().values():
+    if _task.gym_id not in registry:
+        register(id=_task.gym_id, entry_point="ie_env.run.benchmark:make_task_env", kwargs={"task": _task.name},
+                 max_episode_steps=None, nondeterministic=False)
 
 MOVED = {
     "ie_env.env": "ie_env.envs.env", "ie_env.live_env": "ie_env.envs.live_env", "ie_env.runner": "ie_env.run.runner",

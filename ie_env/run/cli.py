@@ -1,7 +1,8 @@
 """``ie-explore``: the command line of the project.
 
 Subcommands: ``fetch-data`` (the real photos from their public sources, when no shards are found), ``vocab``,
-``embed-vocab``, ``build-world``, ``search``, ``inspect``, ``verify``, ``export`` (a
+``embed-vocab``, ``build-world``, ``search``, ``inspect``, ``verify``, ``benchmark`` (agents ranked over a task
+suite, :mod:`ie_env.run.benchmark`), ``export`` (a
 snapshot as webdataset or parquet shards, optionally its best images by the recording run's reward), ``report`` (a
 run or comparison as a static web page), ``refetch`` (retry a snapshot's failed downloads), ``target``, ``demo``
 (the main job), ``run`` (the loop on an offline world), ``live`` (the loop on a live engine), ``serve`` (snapshot
@@ -27,11 +28,13 @@ from ie_env.data.vocabulary_filter import FILTERS, filter_summary, filtered_conc
 from ie_env.envs.env import EnvConfig, InternetExplorerEnv
 from ie_env.envs.live_env import InternetExplorerLiveEnv
 from ie_env.learning.distributed import DEVICES
+from ie_env.run.benchmark import BenchmarkConfig, print_leaderboard, run_benchmark, suite_tasks
 from ie_env.run.compare import CompareConfig, compare_agents, demo_table, ordering_sentence, print_summary
 from ie_env.run.options import GIVEN, StoreGiven, add_config_arguments, config_from_args, given, parse_options
 from ie_env.run.preset_names import preset_names, preset_options
 from ie_env.run.runner import RESULT, run_episode
 from ie_env.run.webpage import ReportConfig, write_report
+from ie_env.suites import registered_id
 from ie_env.web.download import format_status
 from ie_env.web.search import ENGINES, make_engine
 from offline_cache.export import FORMATS, ExportConfig, export_snapshot
@@ -173,6 +176,34 @@ def cmd_demo(args) -> dict | None:
     page = write_report(cfg.out, Path(cfg.out) / "report")
     print(page)  # the last line: the page to open (with --json, the JSON document follows and names it too)
     return summary | {"report": str(page)} if args.json else None
+
+
+def cmd_benchmark(args) -> dict | None:
+    """Agents ranked over a task suite (:mod:`ie_env.run.benchmark`); ``--list`` shows the suite's tasks."""
+    agent_options: dict[str, dict] = {}
+    for spec in args.agent_option:  # AGENT may be module:Class: the last colon before '=' ends it
+        head, eq, value = spec.partition("=")
+        agent, sep, key = head.rpartition(":")
+        if not sep or not eq or not agent:
+            raise ValueError(f"--agent-option {spec!r}: write AGENT:KEY=VALUE for one of the agents ({args.agents})")
+        agent_options.setdefault(agent, {}).update(parse_options([f"{key}={value}"]))
+    cfg = config_from_args(args, BenchmarkConfig, agent_options=agent_options)
+    if args.list:
+        suite, tasks = suite_tasks(cfg)
+        out = {"suite": suite.name, "version": suite.version, "about": suite.about,
+               "tasks": [t.settings() | {"gym_id": registered_id(t)} for t in tasks]}
+        if not args.json:
+            print(f"suite {suite.name} v{suite.version}: {suite.about}")
+            for t in tasks:
+                print(f"  {t.name:<16} {t.target:<42} {t.mode}, {t.budget} queries, {t.queries_per_iteration} an "
+                      f"iteration x {t.results_per_query} results, world {t.world}  "
+                      f"({registered_id(t) or 'no Gymnasium id'})")
+            return None
+        return out
+    board = run_benchmark(cfg)
+    print_leaderboard(board, cfg.out)
+    print(board["report"])  # the last line: the page to open (with --json, the JSON document follows)
+    return board if args.json else None
 
 
 def cmd_report(args) -> dict:
@@ -333,6 +364,15 @@ def build_parser() -> argparse.ArgumentParser:
                     "least R")
     sp.add_argument("--relevant-only", action="store_true", help="keep the images the ground truth calls relevant "
                     "(snapshots recorded with ground truth)")
+    sp = add("benchmark", cmd_benchmark, "rank agents over a task suite: per task and seed the relevant images "
+             "normalised between random (0) and the ceiling (1), which always run as the normalisers; IQM and mean "
+             "with stratified bootstrap intervals, performance profiles, probabilities of improvement; a leaderboard "
+             "page; resumable, and a second run reuses the first's episodes")
+    add_config_arguments(sp, BenchmarkConfig, only=tuple(f for f in BenchmarkConfig.__dataclass_fields__
+                                                         if f != "agent_options"))
+    sp.add_argument("--agent-option", action="append", default=[], metavar="AGENT:KEY=VALUE",
+                    help="an option of one agent, repeatable (gp:lengthscale=0.4; ceiling:descriptor_concepts=10)")
+    sp.add_argument("--list", action="store_true", help="show the suite's tasks (with their Gymnasium ids) and exit")
     sp = add("report", cmd_report, "write a run or comparison folder as a static web page (OUT/index.html: tables, "
              "plots, and per agent and iteration the best queries and a gallery of the best images by reward)")
     sp.add_argument("folder", help="a run folder (--out of ie-explore run/live) or a comparison folder (--out of "

@@ -85,7 +85,8 @@ class CompareConfig:
     out: str = "runs/compare"
     """Output folder."""
     resume: bool = False
-    """Keep the episodes OUT/runs.json already holds (same options) and run only the rest."""
+    """Keep the episodes OUT/runs.json already holds (same options) and run only the rest; those of other agents or
+    seeds stay in it."""
     agent_options: dict = field(default_factory=dict)
     """Per-agent options: ``{"gp": {"lengthscale": 0.4}}``."""
     tensorboard: str = ""
@@ -233,6 +234,11 @@ def make_env(cfg: CompareConfig) -> InternetExplorerEnv:
     """The env every episode of a comparison runs in (full mode: the learner's own defaults, stride-1 stem;
     with a preset, the preset's options under the given ones: those in ``cfg.given`` and those set to a non-default
     value)."""
+    return InternetExplorerEnv(**env_options(cfg))
+
+
+def env_options(cfg: CompareConfig) -> dict:
+    """The keywords of the comparison's env (:func:`make_env`)."""
     learner = {"steps_per_iteration": cfg.steps_per_iteration} if cfg.steps_per_iteration else {}
     loop = dict(mode=cfg.mode, budget=cfg.budget, queries_per_iteration=cfg.queries_per_iteration,
                 results_per_query=cfg.results_per_query, learner=learner, image_size=cfg.image_size)
@@ -243,10 +249,9 @@ def make_env(cfg: CompareConfig) -> InternetExplorerEnv:
                     and (k in cfg.given or v != getattr(default, k))}
         loop |= preset_options(cfg.preset, **explicit, learner=learner)
     descriptors = tuple(load_descriptors(cfg.descriptors)) if cfg.descriptors != "none" else ()
-    return InternetExplorerEnv(world=cfg.world, target=cfg.target, **loop, descriptors=descriptors,
-                               frozen_encoder=cfg.frozen_encoder,
-                               vocabulary_under=tuple(s for s in cfg.vocabulary_under.split(",") if s),
-                               device=cfg.device)
+    return dict(world=cfg.world, target=cfg.target, **loop, descriptors=descriptors,
+                frozen_encoder=cfg.frozen_encoder,
+                vocabulary_under=tuple(s for s in cfg.vocabulary_under.split(",") if s), device=cfg.device)
 
 
 def run_one(cfg: CompareConfig, name: str, seed: int, env: InternetExplorerEnv, agent=None, bar=None) -> dict:
@@ -300,12 +305,17 @@ def compare_agents(cfg: CompareConfig) -> dict:
                 runs[name].append(old[0])
             else:
                 todo.append((name, seed))
+    # episodes of other agents or seeds that runs.json holds stay in it (a later run may ask for them again)
+    kept = {name: [r for r in rs if name not in runs or r["seed"] not in seeds] for name, rs in done.items()}
 
     def finish(job: tuple[str, int], result: dict) -> None:
         if "explored" in result:  # kept beside the runs, bounded, not in runs.json
             write_explored(run_folder(out, *job) / EXPLORED, result.pop("explored"))
         runs[job[0]] = sorted([*runs[job[0]], result], key=lambda r: r["seed"])
-        atomic_write_json(out / "runs.json", runs)  # a crash later loses no finished episode
+        every = {name: sorted([*kept.get(name, []), *runs.get(name, [])], key=lambda r: r["seed"])
+                 for name in dict.fromkeys([*runs, *kept])}
+        # a crash later loses no finished episode
+        atomic_write_json(out / "runs.json", {k: v for k, v in every.items() if v or k in runs})
 
     # every agent's context holds them: computed (and cached on disk) once here, before the episodes' progress bar
     # and not by every Ray worker at once

@@ -14,13 +14,16 @@ default the vocabulary filter (:mod:`ie_env.data.vocabulary_filter`) hides every
 queries brought, and captions holding a word of its list, and says how many it hid.
 
 Accepted folders: a comparison (``summary.json`` and ``runs.json``: ``experiments/compare_agents.py``,
-``ie-explore demo``) or a run (``config.json``: ``ie-explore run`` / ``live`` with ``--out``; finished or not).
+``ie-explore demo``), a run (``config.json``: ``ie-explore run`` / ``live`` with ``--out``; finished or not) or a
+benchmark (``leaderboard.json``: ``ie-explore benchmark``), whose page is its Leaderboard section (the table, the
+probabilities of improvement and the plots) and its tasks, each linked to its own comparison's page.
 """
 from __future__ import annotations
 
 import html
 import io
 import json
+import os
 import shutil
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -400,10 +403,88 @@ def _hide_filtered(src: Source) -> None:
     src.hidden = hidden
 
 
+BOARD = "leaderboard.json"
+"""A benchmark folder's aggregates (:mod:`ie_env.run.benchmark`): its page is the leaderboard."""
+
+
+def render_benchmark(folder: Path, board: dict, plots: list[str], out: Path) -> str:
+    """A benchmark's page: its Leaderboard section (per agent the IQM, mean and precision of the normalised scores
+    with their 95% intervals, the probabilities of improvement, the plots), then the tasks, each linked to its
+    comparison's page."""
+    several = len(board["seeds"]) > 1
+    title = f"benchmark {board['suite']} v{board['version']}"
+    facts = (f"{len(board['tasks'])} tasks x {len(board['seeds'])} seeds (seeds {board['seeds'][0]}-"
+             f"{board['seeds'][-1]}); score: {board['score']}; the normalisers random and ceiling run on every task "
+             f"and seed; intervals: 95% stratified bootstrap ({board['bootstrap_reps']} resamples)")
+    parts = [f"<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'><title>{e(title)}</title>"
+             f"<style>{STYLE}</style></head><body>", f"<h1>Internet Explorer: {e(title)}</h1>",
+             (f"<p class='facts'>{e(board['about'])}</p>" if board.get("about") else "")
+             + f"<p class='facts'>{e(facts)}</p>"
+             f"<p class='facts'>from {e(str(folder))}</p>", "<h2 id='leaderboard'>Leaderboard</h2>"]
+    cols = [("iqm", "IQM"), ("mean", "mean"), ("precision", "precision")]
+    rows = []
+    for rank, agent in enumerate(board["ranking"], 1):
+        entry = board["agents"][agent]
+        cells = "".join(_cell(entry[k], several) if k in entry else "<td>-</td>" for k, _ in cols)
+        label = agent + (" (normaliser)" if entry.get("normaliser") else "")
+        rows.append(f'<tr data-agent="{e(agent)}"><td class="num">{rank}</td><th>{e(label)}</th>{cells}</tr>')
+    parts.append("<table id='leaderboard-table'><caption>normalised relevant images (random 0, ceiling 1) over "
+                 "tasks and seeds, by IQM</caption><tr><th>rank</th><th>agent</th>"
+                 + "".join(f"<th>{t}</th>" for _, t in cols) + "</tr>" + "".join(rows) + "</table>")
+    pairs = [(x, y, d) for x, ys in board.get("probability_of_improvement", {}).items() for y, d in ys.items()]
+    if pairs:
+        parts.append("<table id='improvement'><tr><th>probability of improvement</th><th>mean [95% interval]</th>"
+                     "</tr>" + "".join(f'<tr data-pair="{e(x)}&gt;{e(y)}"><td>P({e(x)} &gt; {e(y)})</td>'
+                                       f"{_cell(d, True)}</tr>" for x, y, d in pairs) + "</table>")
+    if board.get("excluded_tasks"):
+        parts.append(f"<p class='note'>Left out of the aggregates (the ceiling found no more than random on a seed): "
+                     f"{e(', '.join(board['excluded_tasks']))}.</p>")
+    if plots:
+        parts.append("<div class='plots'>" + "".join(f'<img src="{e(p)}" alt="{e(Path(p).stem)}">' for p in plots)
+                     + "</div>")
+    files = [f for f in ("scores.csv", "scores.json", BOARD) if (folder / f).is_file()]
+    parts.append("<p>Scores per task, agent and seed: " + ", ".join(
+        f'<a href="{e(os.path.relpath(folder / f, out))}">{e(f)}</a>' for f in files) + ".</p>")
+    agents = board["ranking"]
+    head = "".join(f"<th>{e(a)}</th>" for a in agents)
+    task_rows = []
+    for name, info in board["tasks"].items():
+        page = folder / info["page"] if info.get("page") else None
+        link = (f'<a href="{e(os.path.relpath(page, out))}">{e(name)}</a>' if page and page.is_file() else e(name))
+        cells = [board["agents"][a]["per_task"][name]["normalized"] for a in agents]
+        scores = "".join(f'<td class="num">{"-" if v is None else e(fmt(v))}</td>' for v in cells)
+        task_rows.append(f'<tr data-task="{e(name)}"><th>{link}</th><td>{e(info["target"])}</td>'
+                         f"<td>{e(info.get('gym_id') or '-')}</td><td class='num'>{e(fmt(info['random_relevant']))}"
+                         f" / {e(fmt(info['ceiling_relevant']))}</td>{scores}</tr>")
+    parts.append("<h2 id='tasks'>Tasks</h2><table id='tasks-table'><caption>normalised score per task (mean over "
+                 "seeds); relevant images of random / ceiling; each task links to its comparison's page</caption><tr>"
+                 f"<th>task</th><th>target</th><th>Gymnasium id</th><th>random / ceiling</th>{head}</tr>"
+                 + "".join(task_rows) + "</table></body></html>")
+    return "\n".join(parts)
+
+
+def write_benchmark_page(folder: Path, out: Path) -> Path:
+    """The benchmark folder's page (:func:`render_benchmark`), ``OUT/index.html``, with its plots."""
+    board = _read_json(folder / BOARD)
+    (out / "plots").mkdir(parents=True, exist_ok=True)
+    plots = []
+    for name in board.get("plots", []):
+        if (folder / name).is_file():
+            shutil.copyfile(folder / name, out / "plots" / name)
+            plots.append(f"plots/{name}")
+    page = out / PAGE
+    atomic_write_bytes(page, render_benchmark(folder, board, plots, out).encode())
+    return page
+
+
 def write_report(folder: str | Path, out: str | Path | None = None, cfg: ReportConfig | None = None) -> Path:
     """Write ``OUT/index.html`` (default ``OUT``: ``FOLDER/report``) with its plots and thumbnails; returns its
-    path."""
+    path. A benchmark folder (``leaderboard.json``) gets its leaderboard page."""
     cfg = cfg or ReportConfig()
+    if (Path(folder) / BOARD).is_file():
+        out = Path(out) if out else Path(folder) / "report"
+        out.mkdir(parents=True, exist_ok=True)
+        return write_benchmark_page(Path(folder), out)
     src = load_source(folder)
     if cfg.vocabulary_filter != "none":
         _hide_filtered(src)
