@@ -63,6 +63,20 @@ standard error of ~0.025):
   results) at PCR 2 (38 steps of batch 256), the top 50% of candidates joining the replay buffer, 12 iterations
   (192 queries); every arm, target alone included, takes the same 456 steps.
 - figures: docs/results.md, "Full mode where the data is meant to matter: the head preset".
+
+``paper_cpu`` — the ``head`` learner at the paper's proportions, scaled to tinyweb's 100,000 images (the preset
+the checks use, and the main job's):
+
+- answers as deep as the paper's: 100 results a query (the paper's cap; the offline engine's answer tables are
+  built 132 deep), 32 queries an iteration, 8 iterations (256 queries, ~25,600 results): random downloads ~17% of
+  the world at the world's base rate of relevant images, an explorer that finds them thousands of distinct
+  relevant images (the paper's random downloads a vanishing share of its web; a world of 100,000 images cannot
+  offer that together with thousands of relevant finds);
+- the paper's schedule: 10 passes over each iteration's nominal candidates (3,200) at PCR 2 with the replay's top
+  50%: 377 steps of batch 256 an iteration, 3,016 in all, the same for every arm (target alone included);
+- every image's trunk views computed once (bfloat16 where the CPU has it) and cached: ``make views`` (or
+  ``ie-explore build-world --views``) computes the whole world's ahead, worth it before many episodes;
+- figures: docs/results.md, "The loop at the paper's proportions: the paper_cpu preset".
 """
 from __future__ import annotations
 
