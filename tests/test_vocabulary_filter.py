@@ -75,6 +75,7 @@ def test_vocab_cli_offensive_counts_and_find(full, capsys):
     assert out["concepts"] == len(full) and out["matches"] == []
     assert out["filtered"] == filter_summary(full, "offensive")["filtered"] == int(filtered_concepts(full).sum())
     assert 300 < out["filtered"] < 2000 and out["filtered_by"]["wordnet_usage_domain"] >= 150
+    assert len(out["sample"]) == 12 and all(filtered_concepts(full)[full.find(lemma)].any() for lemma in out["sample"])
     assert cli.main(["vocab", "--vocabulary-filter", "none", "--json", "--find", "fuckup"]) == 0
     off = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
     assert off["filtered"] == 0 and {m["lemma"] for m in off["matches"]} == {"fuckup"}

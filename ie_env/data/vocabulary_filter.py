@@ -105,13 +105,16 @@ def allowed_concepts(vocab, name: str) -> np.ndarray | None:
 
 
 def filter_summary(vocab, name: str) -> dict:
-    """How many concepts filter ``name`` removes from ``vocab``, and why (WordNet's mark, the word list)."""
+    """How many concepts filter ``name`` removes from ``vocab``, and why (WordNet's mark, the word list), with a
+    sample of the removed lemmas."""
     if check_filter(name) == "none":
         return {"vocabulary_filter": name, "filtered": 0}
     mask = filtered_concepts(vocab, name)
     marked = np.zeros(len(vocab), bool)
     marked[vocab.usage_marked(tuple(USAGE_DOMAINS.values()))] = True
+    removed = sorted({vocab.lemmas[i] for i in np.flatnonzero(mask)}, key=str.lower)
     return {"vocabulary_filter": name, "filtered": int(mask.sum()),
-            "filtered_strings": len({vocab.lemmas[i].lower() for i in np.flatnonzero(mask)}),
+            "filtered_strings": len({r.lower() for r in removed}),
+            "sample": removed[:: max(1, len(removed) // 12)][:12],  # spread over the alphabet
             "filtered_by": {"wordnet_usage_domain": int(marked.sum()), "word_list_only": int((mask & ~marked).sum())},
             "word_list": f"{WORD_LIST} ({_matcher()[0].word_count()} English entries)"}
