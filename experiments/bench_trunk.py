@@ -7,7 +7,7 @@ Printed (and with ``--json`` one JSON line at the end):
 
 - ``plain``: images/s of one plain pass of EfficientNet-Lite0 at 64 px over ``--images`` web images, per precision
   (``fp32``: float32 channels_last, the store's setting before; ``bf16``: bfloat16 autocast) and batch size;
-  with ``onnxruntime`` or ``openvino`` installed (not dependencies of the project), the same model exported to
+  with ``onnxruntime`` or ``openvino`` installed (``pip install -e .[runtimes]``), the same model exported to
   ONNX and run by them.
 - ``views``: images/s of :class:`ie_env.learning.views.ViewStore` computing 4 augmented views + the plain view per
   image from scratch (augmentation included), per precision: what a deep episode waits for.
@@ -79,7 +79,7 @@ def runtimes(encoder: FrozenEncoder, x: torch.Tensor, batch: int, reference: np.
     except ImportError:
         ov = None
     if ort is None and ov is None:
-        return {"skipped": "neither onnxruntime nor openvino is installed (pip install onnxruntime openvino onnx)"}
+        return {"skipped": "neither onnxruntime nor openvino is installed (pip install -e .[runtimes])"}
     model = encoder.learner.model.backbone.eval()
     path = Path(tempfile.mkdtemp()) / "trunk.onnx"
     try:
