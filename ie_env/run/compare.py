@@ -500,8 +500,9 @@ def print_full_mode(summary: dict) -> None:
         print("relevant share of the web images trained on, new candidates / replay buffer: "
               + ", ".join(f"{n} {a:.1%} / {b:.1%}" for n, (a, b) in mix.items()))
     for metric, pairs in summary.get("paired", {}).items():
+        f = (lambda d: f"{d['mean']:+.0f} [{d['lo']:+.0f}, {d['hi']:+.0f}]") if metric == "relevant_images" else fmt
         print(f"paired differences over the same seeds, {metric}: "
-              + "; ".join(f"{k} {fmt(d)} (n={d['seeds']})" for k, d in pairs.items()))
+              + "; ".join(f"{k} {f(d)} (n={d['seeds']})" for k, d in pairs.items()))
     for name, curve in summary.get("knn_curves", {}).items():
         print(f"  kNN curve {name:<12} " + " ".join(f"{v:.3f}" for v in curve))
     for name, curve in summary.get("reward_auc_curves", {}).items():  # the signal the agent learns from
@@ -537,9 +538,10 @@ def demo_table(summary: dict) -> None:
     for r in [header, *rows]:
         print(f"{r[0]:<{widths[0]}}" + "".join(f"  {v:>{w}}" for v, w in zip(r[1:], widths[1:])))
     for metric, pairs in summary.get("paired", {}).items():
+        f = "{:+.0f}" if metric == "relevant_images" else "{:+.3f}"
         print(f"paired differences, {metric.replace('_', ' ')}: " + "; ".join(
-            f"{k.replace('target_only', 'target alone')} {d['mean']:+.3f}"
-            + (f" [{d['lo']:+.3f}, {d['hi']:+.3f}]" if d["seeds"] > 1 else "") for k, d in pairs.items()))
+            f"{k.replace('target_only', 'target alone')} {f.format(d['mean'])}"
+            + (f" [{f.format(d['lo'])}, {f.format(d['hi'])}]" if d["seeds"] > 1 else "") for k, d in pairs.items()))
 
 
 def ordering_sentence(summary: dict, metric: str = "knn_accuracy", agent: str = "gp") -> str:
