@@ -68,7 +68,7 @@ standard error of ~0.025):
 the checks use, and the main job's):
 
 - answers as deep as the paper's: 100 results a query (the paper's cap; the offline engine's answer tables are
-  built 132 deep), 32 queries an iteration, 8 iterations (256 queries, ~25,600 results): random downloads ~17% of
+  built 132 deep), 32 queries an iteration, 8 iterations (256 queries, ~25,600 results): random downloads ~18% of
   the world at the world's base rate of relevant images, an explorer that finds them thousands of distinct
   relevant images (the paper's random downloads a vanishing share of its web; a world of 100,000 images cannot
   offer that together with thousands of relevant finds);
