@@ -374,8 +374,7 @@ class InternetExplorerEnv(gym.Env):
     def _baseline(self) -> list | None:
         """``[mean, std]`` of the image reward over a fixed random sample of the world under the current model
         (:meth:`ie_env.learning.scoring.LearnerScorer.baseline`), ``None`` where there is none."""
-        baseline = getattr(self.scorer, "baseline", None)
-        value = baseline() if baseline is not None else None
+        value = self.scorer.baseline()
         return list(value) if value is not None else None
 
     def _novel(self, ids) -> tuple[list, np.ndarray]:

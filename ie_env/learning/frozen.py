@@ -15,7 +15,7 @@ Encoders (by name):
 
 Precision (:data:`PRECISIONS`): the trunk runs under bfloat16 autocast where the CPU has native bfloat16 matrix
 products (AVX-512 BF16 or AMX: ``auto``, the default) and in float32 elsewhere; ``IE_TRUNK_PRECISION`` (``auto``,
-``bf16``, ``fp32``) overrides it. On the 2-core machine bfloat16 runs EfficientNet-Lite0 at 64 px ~2.5-3x faster
+``bf16``, ``fp32``) overrides it. On the 2-core machine bfloat16 runs EfficientNet-Lite0 at 64 px ~2.5-4x faster
 with cosine ~0.999 to float32 (``experiments/bench_trunk.py`` measures speed, cosine and the kNN accuracy of both).
 The precision is part of every cache key, so float32 and bfloat16 features never mix.
 """
@@ -32,11 +32,10 @@ import torch
 from tqdm.auto import tqdm
 
 from ie_env.atomic import atomic_save_npy
-from ie_env.data.text_embedding import duration
+from ie_env.data.text_embedding import bf16_supported, duration
 from ie_env.learning.learner import Learner, LearnerConfig
 from ie_env.learning.reward import RelevanceReward, RewardConfig
 from ie_env.paths import cache_dir
-
 
 PRECISIONS = ("auto", "bf16", "fp32")
 
@@ -53,8 +52,6 @@ def trunk_precision(precision: str = "auto", device: str = "cpu") -> str:
     if precision not in PRECISIONS:
         raise FrozenError(f"trunk precision {precision!r} unknown: use one of {', '.join(PRECISIONS)}")
     if precision == "auto":
-        from ie_env.data.text_embedding import bf16_supported
-
         return "bf16" if str(device).startswith("cpu") and bf16_supported() else "fp32"
     return precision
 
