@@ -146,6 +146,7 @@ def main(argv: list[str] | None = None) -> dict:
         result["runtimes"] = runtimes(enc["fp32"], x, 256, ref)
         print(f"runtimes: {result['runtimes']}", flush=True)
 
+    from ie_env.learning import frozen
     from ie_env.learning import views as views_module
 
     result["views"] = {}
@@ -155,7 +156,7 @@ def main(argv: list[str] | None = None) -> dict:
         try:
             for p in ("fp32", "bf16"):
                 os.environ["IE_TRUNK_PRECISION"] = p
-                views_module.get_encoder.__globals__["_ENCODERS"].clear()
+                frozen._ENCODERS.clear()  # the shared encoders resolved their precision when built
                 store = views_module.ViewStore("efficientnet_lite0", 64, 4, progress=False)
                 plain = views_module.ViewStore("efficientnet_lite0", 64, 0, progress=False)
                 start = time.perf_counter()
@@ -173,7 +174,7 @@ def main(argv: list[str] | None = None) -> dict:
                 os.environ.pop("IE_CACHE_DIR", None)
             else:
                 os.environ["IE_CACHE_DIR"] = old
-            views_module.get_encoder.__globals__["_ENCODERS"].clear()
+            frozen._ENCODERS.clear()
 
     target = load_target(args.target, 64)
     result["knn"] = {"target": args.target}

@@ -23,6 +23,7 @@ from __future__ import annotations
 import hashlib
 import io
 import os
+import time
 import uuid
 from dataclasses import asdict
 
@@ -196,8 +197,6 @@ def build_world_views(world, trunk: str = "efficientnet_lite0", image_size: int 
     """Compute (or find cached) the augmented and plain views of every image of ``world`` for the ``head``
     learner's stores, a chunk at a time (each chunk written to disk as it is done, so an interrupted build
     resumes where it stopped). Returns how many images were computed and the seconds it took."""
-    import time
-
     start = time.perf_counter()
     stores = [get_store(trunk, image_size, views), get_store(trunk, image_size, 0)]
     n = len(world.sha256)
