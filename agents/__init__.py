@@ -24,6 +24,7 @@ AGENTS = {
     "gp": "agents.gp_agent:GPAgent",
     "gp_ucb": "agents.bandits:GPUCBAgent",
     "gp_thompson": "agents.bandits:GPThompsonAgent",
+    "gp_tree": "agents.hierarchy:TreeGPAgent",
     "relevant_concepts": "agents.relevant_concepts:RelevantConceptsAgent",
     "ceiling": "agents.ceiling:CeilingAgent",
     "ppo": "agents.sb3_policy:PPOAgent",
@@ -116,7 +117,7 @@ def make_agent(name: str, context: AgentContext, **options) -> Agent:
     return getattr(mod, cls)(context, **options)
 
 
-VARYING = ("gp", "gp_label_set", "gp_ucb", "gp_thompson", "relevant_concepts")
+VARYING = ("gp", "gp_label_set", "gp_ucb", "gp_thompson", "gp_tree", "relevant_concepts")
 """Agents that vary their queries with the env's descriptors when it has some (random queries plain concepts)."""
 
 

@@ -63,7 +63,7 @@ PLAN_AHEAD = 256
 """Most queries an agent that knows its next queries returns from :meth:`Agent.upcoming` (an iteration's worth at
 the paper's cadence)."""
 
-SIGNALS = ("reward", "new_reward", "new_mean", "calibrated")
+SIGNALS = ("reward", "new_reward", "new_mean", "calibrated", "new_gain")
 """What a model-based agent can learn from (see :func:`learning_signal`)."""
 
 
@@ -79,7 +79,12 @@ def learning_signal(reward: float, info: dict | None, signal: str) -> float:
       first iteration's, scored by an untrained head, sit above all later ones), so raw rewards of different
       iterations are not comparable and a posterior fitted on them favours whatever was asked first; calibrated
       ones are. Without a baseline (live web) it is ``new_mean``; in frozen mode (a fixed baseline) the GP's
-      standardised rewards are the same either way.
+      standardised rewards are the same either way;
+    - ``new_gain``: what the query added, per result: the new images' rewards in baseline standard deviations
+      above ``info["reward_baseline"]``, summed and divided by the results; an image downloaded before counts 0.
+      A query whose results were all downloaded already is worth 0, however relevant they are, where ``new_mean``
+      scores it by them: the signal of an agent that counts distinct relevant images. Without a baseline the
+      rewards count as they are.
 
     Without the env's ``info`` (or those keys) it is the reward."""
     if info is None or signal == "reward":
@@ -92,6 +97,11 @@ def learning_signal(reward: float, info: dict | None, signal: str) -> float:
         value = float(pool.mean()) if len(pool) else float(reward)
         baseline = info.get("reward_baseline") if signal == "calibrated" else None
         return (value - baseline[0]) / baseline[1] if baseline else value
+    if signal == "new_gain" and "new_image_rewards" in info:
+        new = np.asarray(info["new_image_rewards"], np.float64)
+        baseline = info.get("reward_baseline") or (0.0, 1.0)
+        results = max(len(info.get("image_rewards", [])), len(new), 1)
+        return float(((new - baseline[0]) / baseline[1]).sum() / results)
     return float(reward)
 
 

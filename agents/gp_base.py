@@ -66,13 +66,18 @@ class GPDrivenAgent(Agent):
         self.candidates = candidates
         self.position = np.full(self.n_concepts, -1, np.int64)  # vocab concept -> candidate position
         self.position[self.candidates] = np.arange(len(self.candidates))
-        self._embeddings = np.asarray(context.concept_embeddings, np.float32)[self.candidates]
+        self._embeddings = self.kernel_features(self.candidates)
         self.reset(0)
 
     def choose_candidates(self, context: AgentContext) -> np.ndarray:
         """The vocabulary positions the agent chooses among (default: all); those the vocabulary filter removes
         are dropped after."""
         return np.arange(self.n_concepts)
+
+    def kernel_features(self, candidates: np.ndarray) -> np.ndarray:
+        """The vectors whose cosines the GP's kernel compares, one row per candidate (default: the concept
+        text embeddings, as the paper)."""
+        return np.asarray(self.context.concept_embeddings, np.float32)[candidates]
 
     def _new_posterior(self) -> GPPosterior:
         return GPPosterior(self._embeddings, self.config.gp)

@@ -72,6 +72,9 @@ class BenchmarkConfig:
     """Stratified bootstrap resamples behind each 95% interval."""
     task_pages: bool = True
     """Also write each task's comparison page (OUT/tasks/<task>/report/index.html), linked from the leaderboard."""
+    ray: str = ""
+    """Run each task's episodes as Ray tasks, one env per worker: ``local`` (a Ray instance started here; ``--ray``
+    alone, one worker a core), ``auto`` or a cluster address; empty: one episode after another in this process."""
     agent_options: dict = field(default_factory=dict)
     """Per-agent options: ``{"gp": {"lengthscale": 0.4}}``."""
 
@@ -328,7 +331,8 @@ def run_benchmark(cfg: BenchmarkConfig, suite: Suite | None = None) -> dict:
               f"{len(agents) * len(seeds) - len(todo)} reused", file=sys.stderr, flush=True)
         if todo:
             compare_agents(compare_config(task, ",".join(agents), seeds=cfg.seeds, first_seed=cfg.first_seed,
-                                          out=str(task_dir), resume=True, agent_options=cfg.agent_options))
+                                          out=str(task_dir), resume=True, agent_options=cfg.agent_options,
+                                          ray=cfg.ray))
         runs = json.loads((task_dir / "runs.json").read_text())
         rows += task_scores(task.name, runs, agents, seeds, task.mode)
         if cfg.task_pages and (todo or not (task_dir / "report" / "index.html").is_file()):

@@ -369,7 +369,7 @@ def build_parser() -> argparse.ArgumentParser:
              "with stratified bootstrap intervals, performance profiles, probabilities of improvement; a leaderboard "
              "page; resumable, and a second run reuses the first's episodes")
     add_config_arguments(sp, BenchmarkConfig, only=tuple(f for f in BenchmarkConfig.__dataclass_fields__
-                                                         if f != "agent_options"))
+                                                         if f != "agent_options"), consts={"ray": "local"})
     sp.add_argument("--agent-option", action="append", default=[], metavar="AGENT:KEY=VALUE",
                     help="an option of one agent, repeatable (gp:lengthscale=0.4; ceiling:descriptor_concepts=10)")
     sp.add_argument("--list", action="store_true", help="show the suite's tasks (with their Gymnasium ids) and exit")
