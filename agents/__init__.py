@@ -1,7 +1,7 @@
 """Query-selection agents behind one small interface (:mod:`agents.base`), chosen by name with :func:`make_agent`.
 
 Names: ``random``, ``gp`` (the paper's agent), ``gp_label_set`` (the same in label-set mode), ``gp_ucb``,
-``gp_thompson``, the ground-truth agents of experiments (``relevant_concepts``: cycles through the truly relevant
+``gp_thompson``, ``gp_tree`` (GP-UCB over text embeddings and WordNet's hierarchy, :mod:`agents.hierarchy`), the ground-truth agents of experiments (``relevant_concepts``: cycles through the truly relevant
 concepts; ``ceiling``: greedy over the offline engine's known answers, the upper reference), and the learned
 policies ``ppo`` / ``dqn`` (stable-baselines3).
 

@@ -2,12 +2,12 @@
 
 The paper's GP compares concepts only by their text embeddings. WordNet also says where each concept sits: a
 relevant concept's siblings and hyponyms are likely relevant too, and "terrier" and "schnauzer" are closer than
-their definitions make them. :func:`hierarchy_embeddings` turns that into vectors whose cosine is the shared
-information content of two concepts' hypernym sets (Resnik's measure, summed over every shared ancestor):
-each synset is the sum of random unit vectors of its ancestors (itself included), each weighted by the
-ancestor's information content ``log(N / concepts under it)``, so "entity" weighs nothing and a small
-sub-tree much; a random projection to ``dim`` dimensions keeps the sparse sum as a dense vector whose cosines
-are the exact ones up to ~1/sqrt(dim).
+their definitions make them. :func:`hierarchy_embeddings` turns that into vectors whose cosine measures the
+hypernyms two concepts share, each weighted by its information content ``log(N / synsets under it)`` (Resnik's
+measure, over every shared ancestor rather than the most specific one): "entity" weighs nothing, a small
+sub-tree much. Each synset is the sum of random vectors of its ancestors (itself included), each times its
+information content, normalised: the cosine of two such sums is the squared information content they share
+over their norms, up to ~1/sqrt(``dim``) for the random projection that keeps the sparse sum dense.
 
 :class:`TreeGPAgent` (``gp_tree``) is GP-UCB on the concatenation of the text embedding and this vector
 (weights ``1 - hierarchy_weight`` and ``hierarchy_weight`` on the cosine). It refits every ``refit_batch``

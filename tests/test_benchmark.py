@@ -174,8 +174,14 @@ def test_cli_prints_the_leaderboard_as_json_and_writes_scores(first_run):
     assert pairs in ({("gp", "random")}, {("random", "gp")})  # the ceiling is a reference, not a competitor
     with open(out / "scores.csv") as f:
         rows = list(csv.DictReader(f))
-    assert {"task", "agent", "seed", "relevant", "normalized"} <= set(rows[0])
+    assert {"task", "agent", "seed", "relevant", "normalized", "seconds"} <= set(rows[0])
     assert len(rows) == 2 * 3 * 2 and {r["task"] for r in rows} == {"dog", "cat"}
+    # the cost beside the score: each episode's wall time, its mean per agent, the run's wall time
+    assert all(float(r["seconds"]) > 0 for r in rows)
+    gp_seconds = [float(r["seconds"]) for r in rows if r["agent"] == "gp"]
+    assert board["agents"]["gp"]["seconds"] == pytest.approx(np.mean(gp_seconds))
+    assert board["wall_seconds"] > sum(float(r["seconds"]) for r in rows)
+    assert any(line.startswith("episodes: 12 run, 0 reused") and "wall time" in line for line in lines)
     for f in ("scores.json", "leaderboard.json", "leaderboard.png", "performance_profile.png"):
         assert (out / f).is_file(), f
 

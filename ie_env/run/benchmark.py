@@ -26,6 +26,7 @@ import io
 import json
 import math
 import sys
+import time
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
@@ -41,7 +42,7 @@ NORMALISERS = ("random", "ceiling")
 """The agents every task runs to normalise scores: random = 0, ceiling = 1."""
 
 CSV_COLUMNS = ("task", "agent", "seed", "relevant", "normalized", "precision", "distinct_images", "random_relevant",
-               "ceiling_relevant", "knn_accuracy")
+               "ceiling_relevant", "knn_accuracy", "seconds")
 PLOTS = ("leaderboard.png", "performance_profile.png", "probability_of_improvement.png")
 
 
@@ -172,8 +173,9 @@ def _held(task_dir: Path) -> set[tuple[str, int]]:
 def task_scores(task: str, runs: dict, agents: list[str], seeds: list[int], mode: str = "frozen") -> list[dict]:
     """One row per agent and seed of a task's episodes (``runs``: its ``runs.json``), the relevant images
     normalised by random's and the ceiling's of the same seed (NaN where the ceiling found no more than random);
-    ``knn_accuracy`` in full mode only."""
+    ``knn_accuracy`` in full mode only; ``seconds``: the episode's wall time."""
     final = {(a, int(r["seed"])): r["final"] for a, rs in runs.items() for r in rs}
+    seconds = {(a, int(r["seed"])): r.get("seconds") for a, rs in runs.items() for r in rs}
     rows = []
     for seed in seeds:
         low, high = final[("random", seed)]["relevant_images"], final[("ceiling", seed)]["relevant_images"]
@@ -183,7 +185,8 @@ def task_scores(task: str, runs: dict, agents: list[str], seeds: list[int], mode
                          "normalized": (f["relevant_images"] - low) / (high - low) if high > low else math.nan,
                          "precision": float(f["precision"]), "distinct_images": int(f["distinct_images"]),
                          "random_relevant": int(low), "ceiling_relevant": int(high),
-                         "knn_accuracy": f.get("knn_accuracy") if mode == "full" else None})
+                         "knn_accuracy": f.get("knn_accuracy") if mode == "full" else None,
+                         "seconds": seconds[(agent, seed)]})
     return rows
 
 
@@ -209,6 +212,8 @@ def leaderboard(rows: list[dict], agents: list[str], tasks: list[str], seeds: li
             entry["iqm"] = aggregate.interval(scores[agent], "iqm", reps)
             entry["mean"] = aggregate.interval(scores[agent], "mean", reps)
             entry["precision"] = aggregate.interval(matrix(rows, agent, used, seeds, "precision"), "mean", reps)
+            times = [r["seconds"] for r in rows if r["agent"] == agent and r["seconds"] is not None]
+            entry["seconds"] = float(np.mean(times)) if times else None  # an episode's wall time, on average
         entry["per_task"] = {t: {k: float(np.mean([r[k] for r in rows if r["agent"] == agent and r["task"] == t]))
                                  for k in ("normalized", "relevant", "precision")} for t in tasks}
         board["agents"][agent] = entry
@@ -320,6 +325,7 @@ def run_benchmark(cfg: BenchmarkConfig, suite: Suite | None = None) -> dict:
     out = Path(cfg.out)
     out.mkdir(parents=True, exist_ok=True)
     rows, episodes, task_info = [], {"run": 0, "reused": 0}, {}
+    start = time.perf_counter()
     for i, task in enumerate(tasks):
         task_dir = out / "tasks" / task.name
         _task_record(task_dir, task, agents, cfg.agent_options)
@@ -350,7 +356,7 @@ def run_benchmark(cfg: BenchmarkConfig, suite: Suite | None = None) -> dict:
              "agents_requested": cfg.requested, "normalisers": list(NORMALISERS), "tasks": task_info,
              "score": "relevant images found within the budget, normalised per seed: random 0, ceiling 1",
              **leaderboard(rows, agents, names, seeds, cfg.bootstrap_reps), "episodes": episodes,
-             "bootstrap_reps": cfg.bootstrap_reps}
+             "bootstrap_reps": cfg.bootstrap_reps, "wall_seconds": time.perf_counter() - start}
     board = json_safe(board)  # a score that could not be normalised is null
     board["plots"] = plot_leaderboard(board, out)
     write_scores_csv(rows, out / "scores.csv")
@@ -377,11 +383,12 @@ def print_leaderboard(board: dict, out: str) -> None:
     n_seeds = len(board["seeds"])
     print(f"\nbenchmark {board['suite']} v{board['version']}: {len(tasks)} tasks x {n_seeds} seeds; score: "
           f"{board['score']} (IQM and mean over tasks and seeds, [95% stratified bootstrap interval])")
-    rows = [["agent", "IQM", "mean", "precision"]]
+    rows = [["agent", "IQM", "mean", "precision", "s/episode"]]
     for agent in board["ranking"]:
         e = board["agents"][agent]
         label = agent + (" (normaliser)" if e["normaliser"] else "")
-        rows.append([label, _cell(e.get("iqm")), _cell(e.get("mean")), _cell(e.get("precision"))])
+        rows.append([label, _cell(e.get("iqm")), _cell(e.get("mean")), _cell(e.get("precision")),
+                     _num(e.get("seconds"))])
     widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
     for r in rows:
         print(f"{r[0]:<{widths[0]}}" + "".join(f"  {v:>{w}}" for v, w in zip(r[1:], widths[1:])))
@@ -401,5 +408,6 @@ def print_leaderboard(board: dict, out: str) -> None:
     for r in table:
         print(f"{r[0]:<{widths[0]}}" + "".join(f"  {v:>{w}}" for v, w in zip(r[1:], widths[1:])))
     ep = board["episodes"]
-    print(f"\nepisodes: {ep['run']} run, {ep['reused']} reused from {out}/tasks/")
+    print(f"\nepisodes: {ep['run']} run, {ep['reused']} reused from {out}/tasks/; wall time "
+          f"{board['wall_seconds'] / 60:.1f} min")
     print(f"results in {out}/: scores.csv, scores.json, leaderboard.json" + "".join(f", {p}" for p in board["plots"]))

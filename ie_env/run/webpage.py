@@ -426,11 +426,13 @@ def render_benchmark(folder: Path, board: dict, plots: list[str], out: Path) -> 
     for rank, agent in enumerate(board["ranking"], 1):
         entry = board["agents"][agent]
         cells = "".join(_cell(entry[k], several) if k in entry else "<td>-</td>" for k, _ in cols)
+        seconds = entry.get("seconds")
+        cells += f"<td class='num'>{fmt(seconds)}</td>" if seconds is not None else "<td>-</td>"
         label = agent + (" (normaliser)" if entry.get("normaliser") else "")
         rows.append(f'<tr data-agent="{e(agent)}"><td class="num">{rank}</td><th>{e(label)}</th>{cells}</tr>')
     parts.append("<table id='leaderboard-table'><caption>normalised relevant images (random 0, ceiling 1) over "
                  "tasks and seeds, by IQM</caption><tr><th>rank</th><th>agent</th>"
-                 + "".join(f"<th>{t}</th>" for _, t in cols) + "</tr>" + "".join(rows) + "</table>")
+                 + "".join(f"<th>{t}</th>" for _, t in cols) + "<th>s/episode</th></tr>" + "".join(rows) + "</table>")
     pairs = [(x, y, d) for x, ys in board.get("probability_of_improvement", {}).items() for y, d in ys.items()]
     if pairs:
         parts.append("<table id='improvement'><tr><th>probability of improvement</th><th>mean [95% interval]</th>"
