@@ -1,7 +1,8 @@
 """Query-selection agents behind one small interface (:mod:`agents.base`), chosen by name with :func:`make_agent`.
 
 Names: ``random``, ``gp`` (the paper's agent), ``gp_label_set`` (the same in label-set mode), ``gp_ucb``,
-``gp_thompson``, ``gp_tree`` (GP-UCB over text embeddings and WordNet's hierarchy, :mod:`agents.hierarchy`), the ground-truth agents of experiments (``relevant_concepts``: cycles through the truly relevant
+``gp_thompson``, ``gp_gain`` (GP-UCB refitted every 32 queries on what each query added), ``gp_tree`` (the same with
+WordNet's hierarchy in the kernel, :mod:`agents.hierarchy`), the ground-truth agents of experiments (``relevant_concepts``: cycles through the truly relevant
 concepts; ``ceiling``: greedy over the offline engine's known answers, the upper reference), and the learned
 policies ``ppo`` / ``dqn`` (stable-baselines3).
 
@@ -24,7 +25,7 @@ AGENTS = {
     "gp": "agents.gp_agent:GPAgent",
     "gp_ucb": "agents.bandits:GPUCBAgent",
     "gp_thompson": "agents.bandits:GPThompsonAgent",
-    "gp_tree": "agents.hierarchy:TreeGPAgent",
+    "gp_gain": "agents.bandits:GPGainAgent",
     "relevant_concepts": "agents.relevant_concepts:RelevantConceptsAgent",
     "ceiling": "agents.ceiling:CeilingAgent",
     "ppo": "agents.sb3_policy:PPOAgent",
@@ -32,7 +33,7 @@ AGENTS = {
 }
 """Agent name -> ``module:Class`` (imported only when that agent is made)."""
 
-PRESETS = {"gp_label_set": ("gp", {"label_set": True})}
+PRESETS = {"gp_label_set": ("gp", {"label_set": True}), "gp_tree": ("gp_gain", {"hierarchy_weight": 0.5})}
 """Named variants: name -> (registered agent, default options)."""
 
 
@@ -117,7 +118,7 @@ def make_agent(name: str, context: AgentContext, **options) -> Agent:
     return getattr(mod, cls)(context, **options)
 
 
-VARYING = ("gp", "gp_label_set", "gp_ucb", "gp_thompson", "gp_tree", "relevant_concepts")
+VARYING = ("gp", "gp_label_set", "gp_ucb", "gp_thompson", "gp_gain", "gp_tree", "relevant_concepts")
 """Agents that vary their queries with the env's descriptors when it has some (random queries plain concepts)."""
 
 

@@ -60,12 +60,12 @@ def run(agent, ctx, steps, seed=0, reward_rng=None):
 def options(name, ctx):
     if name == "relevant_concepts":
         return {"concepts": list(np.flatnonzero(np.isin(ctx.labels, GOOD)))}
-    if name in ("gp", "gp_ucb", "gp_thompson", "gp_tree"):
+    if name in ("gp", "gp_ucb", "gp_thompson", "gp_gain"):
         return {"refit_every": 16}
     return {}
 
 
-BUILTIN = ["random", "gp", "gp_ucb", "gp_thompson", "gp_tree", "relevant_concepts"]
+BUILTIN = ["random", "gp", "gp_ucb", "gp_thompson", "gp_gain", "relevant_concepts"]
 
 
 def test_registry_and_errors(context):

@@ -1,4 +1,5 @@
-"""WordNet's hierarchy as a kernel (agents.hierarchy) and the gp_tree agent: cosines, cadence, what it learns."""
+"""WordNet's hierarchy as kernel features (agents.hierarchy) and the gp_gain agent with it (the gp_tree preset):
+cosines, cadence, what each learns from."""
 from __future__ import annotations
 
 import numpy as np
@@ -78,12 +79,14 @@ def hits(agent, good, steps, seed):
 def test_gp_tree_finds_a_subtree_the_text_cannot_show(subtree_task):
     ctx, good = subtree_task
     tree = make_agent("gp_tree", ctx, refit_every=256, signal="reward")
-    flat = make_agent("gp_tree", ctx, refit_every=256, signal="reward", hierarchy_weight=0.0)
+    flat = make_agent("gp_gain", ctx, refit_every=256, signal="reward")
+    assert (tree.config.hierarchy_weight, flat.config.hierarchy_weight) == (0.5, 0.0)
     assert tree.config.refit_every == 32  # refit_batch caps the env's iteration
     with_tree = sum(hits(tree, good, 160, s) for s in range(3))
     without = sum(hits(flat, good, 160, s) for s in range(3))
     chance = good.mean() * 160 * 3
     assert without < 2 * chance and with_tree > 2 * without, (with_tree, without, chance)
     with pytest.raises(ValueError, match="hierarchy_weight must be in"):
-        make_agent("gp_tree", ctx, hierarchy_weight=1.5)
-    assert make_agent("gp_tree", ctx, refit_every=16, refit_batch=0).config.refit_every == 16
+        make_agent("gp_gain", ctx, hierarchy_weight=1.5)
+    assert make_agent("gp_gain", ctx, refit_every=16, refit_batch=0).config.refit_every == 16
+    assert make_agent("gp_gain", ctx).config.signal == "new_gain"
