@@ -2,9 +2,9 @@
 
 Names: ``random``, ``gp`` (the paper's agent), ``gp_label_set`` (the same in label-set mode), ``gp_ucb``,
 ``gp_thompson``, ``gp_gain`` (GP-UCB refitted every 32 queries on what each query added), ``gp_tree`` (the same with
-WordNet's hierarchy in the kernel, :mod:`agents.hierarchy`), the ground-truth agents of experiments (``relevant_concepts``: cycles through the truly relevant
-concepts; ``ceiling``: greedy over the offline engine's known answers, the upper reference), and the learned
-policies ``ppo`` / ``dqn`` (stable-baselines3).
+WordNet's hierarchy in the kernel, :mod:`agents.hierarchy`), the ground-truth agents of experiments
+(``relevant_concepts``: cycles through the truly relevant concepts; ``ceiling``: greedy over the offline engine's
+known answers, the upper reference), and the learned policies ``ppo`` / ``dqn`` (stable-baselines3).
 
 Agents from other packages: a package publishes an :class:`agents.base.Agent` subclass under the entry point group
 ``internet_explorer.agents`` (``my_agent = my_package.agents:MyAgent`` in its ``pyproject.toml``'s
