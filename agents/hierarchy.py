@@ -22,18 +22,17 @@ import numpy as np
 
 def _ancestor_sets(vocab) -> dict[str, tuple[str, ...]]:
     """Every synset of ``vocab``'s graph -> its hypernyms (transitively, itself included)."""
-    synsets = vocab._synsets
     memo: dict[str, tuple[str, ...]] = {}
 
     def ancestors(w: str) -> tuple[str, ...]:
         if w not in memo:
             out = {w}
-            for p in synsets[w]["parents"]:
+            for p in vocab.parents(w):
                 out.update(ancestors(p))
             memo[w] = tuple(sorted(out))
         return memo[w]
 
-    for w in synsets:
+    for w in vocab.synset_ids:
         ancestors(w)
     return memo
 

@@ -171,6 +171,11 @@ class Vocabulary:
     def parents(self, wnid: str) -> list[str]:
         return list(self._synsets[wnid]["parents"])
 
+    @property
+    def synset_ids(self) -> list[str]:
+        """Every noun synset of WordNet (wnids), whether or not this vocabulary keeps one of its lemmas."""
+        return list(self._synsets)
+
     @cached_property
     def _by_name(self) -> dict[str, str]:
         return {s["name"]: w for w, s in self._synsets.items()}
