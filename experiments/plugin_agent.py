@@ -34,14 +34,18 @@ neighbours = "{PACKAGE}:NeighbourAgent"
 """
 
 
+def minimal_agent_code() -> str:
+    """The module of docs/benchmark.md's minimal agent (``NeighbourAgent``), as the page shows it."""
+    doc = (ROOT / "docs" / "benchmark.md").read_text()
+    return re.search(r"```python\n(import numpy as np\n.*?)```", doc, flags=re.S).group(1)
+
+
 def write_package(folder: Path) -> Path:
     """The package: pyproject.toml and a module holding docs/benchmark.md's minimal agent."""
-    code = re.search(r"```python\n(import numpy as np\n.*?)```", (ROOT / "docs" / "benchmark.md").read_text(),
-                     flags=re.S).group(1)
     pkg = folder / "package"
     (pkg / PACKAGE).mkdir(parents=True)
     (pkg / "pyproject.toml").write_text(PYPROJECT)
-    (pkg / PACKAGE / "__init__.py").write_text(code)
+    (pkg / PACKAGE / "__init__.py").write_text(minimal_agent_code())
     return pkg
 
 

@@ -7,16 +7,15 @@ import csv
 import json
 import re
 import sys
-from pathlib import Path
 
 import numpy as np
 import pytest
 from scipy import stats
 
+from experiments.plugin_agent import minimal_agent_code
 from ie_env.run import aggregate
 from ie_env.suites import SUITES, TABLE, Suite, Task, all_tasks, load_suite, registered_id, with_target
 
-ROOT = Path(__file__).resolve().parent.parent
 TINY_TASK = dict(frozen_encoder="resnet18", image_size=32, vocabulary_under="dog.n.01,cat.n.01,car.n.01",
                  budget=6, queries_per_iteration=3, results_per_query=4, descriptors="none")
 TINY_SUITE = {"name": "tiny", "version": 3, "tasks": [
@@ -110,11 +109,9 @@ def test_performance_profile_and_probability_of_improvement_on_known_numbers():
 def plugin_site(tmp_path_factory):
     """A package outside the repository, with the docs' minimal agent, published under the entry point group as an
     installed distribution would be (a dist-info folder on sys.path)."""
-    doc = (ROOT / "docs" / "benchmark.md").read_text()
-    code = re.search(r"```python\n(import numpy as np\n.*?)```", doc, flags=re.S).group(1)
     site = tmp_path_factory.mktemp("site")
     (site / PLUGIN).mkdir()
-    (site / PLUGIN / "__init__.py").write_text(code)
+    (site / PLUGIN / "__init__.py").write_text(minimal_agent_code())
     info = site / f"{PLUGIN}-0.1.dist-info"
     info.mkdir()
     (info / "METADATA").write_text(f"Metadata-Version: 2.1\nName: {PLUGIN}\nVersion: 0.1\n")

@@ -174,19 +174,19 @@ def task_scores(task: str, runs: dict, agents: list[str], seeds: list[int], mode
     """One row per agent and seed of a task's episodes (``runs``: its ``runs.json``), the relevant images
     normalised by random's and the ceiling's of the same seed (NaN where the ceiling found no more than random);
     ``knn_accuracy`` in full mode only; ``seconds``: the episode's wall time."""
-    final = {(a, int(r["seed"])): r["final"] for a, rs in runs.items() for r in rs}
-    seconds = {(a, int(r["seed"])): r.get("seconds") for a, rs in runs.items() for r in rs}
+    run = {(a, int(r["seed"])): r for a, rs in runs.items() for r in rs}
     rows = []
     for seed in seeds:
-        low, high = final[("random", seed)]["relevant_images"], final[("ceiling", seed)]["relevant_images"]
+        low = run[("random", seed)]["final"]["relevant_images"]
+        high = run[("ceiling", seed)]["final"]["relevant_images"]
         for agent in agents:
-            f = final[(agent, seed)]
+            f = run[(agent, seed)]["final"]
             rows.append({"task": task, "agent": agent, "seed": seed, "relevant": int(f["relevant_images"]),
                          "normalized": (f["relevant_images"] - low) / (high - low) if high > low else math.nan,
                          "precision": float(f["precision"]), "distinct_images": int(f["distinct_images"]),
                          "random_relevant": int(low), "ceiling_relevant": int(high),
                          "knn_accuracy": f.get("knn_accuracy") if mode == "full" else None,
-                         "seconds": seconds[(agent, seed)]})
+                         "seconds": run[(agent, seed)].get("seconds")})
     return rows
 
 
