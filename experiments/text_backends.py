@@ -8,6 +8,10 @@
 - With ``--int8``, also PyTorch's dynamic int8 quantisation of the model's linear layers (a candidate that was
   not adopted): ``int8_texts_per_s``, and for it and bf16 the agreement of the 10 nearest texts within the
   ``--speed-texts`` sample (``sample_top10_agreement``), against fp32.
+- With ``--onnx``, also the same model exported to ONNX and run in float32 by ONNX Runtime (the ``runtimes`` extra:
+  ``pip install -e '.[runtimes]'``): ``onnx_texts_per_s`` and ``onnx_max_abs_diff``, the largest difference from
+  PyTorch's fp32 vectors. A faster exact runtime would shorten the first run's text embeddings, the captions,
+  lemmas and concept texts (docs/results.md, "First run on a fresh clone").
 
     python experiments/text_backends.py --json
 """
@@ -15,6 +19,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import tempfile
 import time
 
 import numpy as np
@@ -45,6 +50,50 @@ def int8_embeddings(texts: list[str]) -> tuple[np.ndarray, float]:
     return np.asarray(emb, np.float32), len(texts) / (time.perf_counter() - start)
 
 
+def onnx_embeddings(texts: list[str], folder: str) -> tuple[np.ndarray, float]:
+    """Embeddings by the model's transformer exported to ONNX (in ``folder``) and run by ONNX Runtime in float32
+    (mean pooling and normalisation as sentence-transformers does them), and texts per second."""
+    import onnxruntime
+
+    from ie_env.data.text_embedding import _model
+
+    model = _model()
+    bert, tokenizer = model[0].auto_model.eval(), model.tokenizer
+    names = ["input_ids", "attention_mask", "token_type_ids"]
+
+    class Hidden(torch.nn.Module):  # keyword arguments in, the last hidden state out
+        def __init__(self):
+            super().__init__()
+            self.bert = bert
+
+        def forward(self, *inputs):
+            return self.bert(**dict(zip(names, inputs))).last_hidden_state
+
+    sample = tokenizer(texts[:2], padding=True, return_tensors="pt")
+    path = f"{folder}/minilm.onnx"
+    with torch.no_grad():
+        torch.onnx.export(Hidden(), tuple(sample[k] for k in names), path, input_names=names, output_names=["hidden"],
+                          dynamic_axes={k: {0: "batch", 1: "tokens"} for k in [*names, "hidden"]}, dynamo=False)
+    options = onnxruntime.SessionOptions()
+    options.intra_op_num_threads = torch.get_num_threads()
+    session = onnxruntime.InferenceSession(path, options, providers=["CPUExecutionProvider"])
+
+    def embed(batch: list[str]) -> np.ndarray:
+        enc = tokenizer(batch, padding=True, truncation=True, max_length=model.max_seq_length, return_tensors="np")
+        hidden = session.run(None, {k: enc[k].astype(np.int64) for k in names})[0]
+        mask = enc["attention_mask"][..., None].astype(np.float32)
+        pooled = (hidden * mask).sum(1) / mask.sum(1)
+        return pooled / np.linalg.norm(pooled, axis=1, keepdims=True)
+
+    order = np.argsort([len(t) for t in texts], kind="stable")  # similar lengths together, as TextEmbedder does
+    out = np.empty((len(texts), model.get_sentence_embedding_dimension()), np.float32)
+    embed(texts[:64])  # warm-up
+    start = time.perf_counter()
+    for i in range(0, len(texts), 256):
+        out[order[i:i + 256]] = embed([texts[j] for j in order[i:i + 256]])
+    return out, len(texts) / (time.perf_counter() - start)
+
+
 def top10_agreement(a: np.ndarray, b: np.ndarray, rows: np.ndarray, k: int = 10) -> float:
     """Mean share of each sampled row's ``k`` nearest rows (itself excluded) under ``a`` kept under ``b``."""
     kept = []
@@ -63,6 +112,7 @@ def main(argv=None) -> dict:
                     help="concepts whose 10 nearest neighbours (over the whole vocabulary) are compared; 0: only the "
                          "speeds (the comparison needs the vocabulary embedded in fp32 too, ~15 min once)")
     ap.add_argument("--int8", action="store_true", help="also measure dynamic int8 quantisation (see above)")
+    ap.add_argument("--onnx", action="store_true", help="also measure ONNX Runtime in float32 (see above)")
     ap.add_argument("--json", action="store_true", help="print one JSON line at the end")
     args = ap.parse_args(argv)
     if not bf16_supported():
@@ -85,6 +135,14 @@ def main(argv=None) -> dict:
         kept = result["sample_top10_agreement"]
         print(f"int8: {result['int8_texts_per_s']:.0f} texts/s; 10 nearest within the {len(texts)} timed texts kept: "
               f"bf16 {kept['bf16']:.3f}, int8 {kept['int8']:.3f}", flush=True)
+    if args.onnx:
+        with tempfile.TemporaryDirectory() as folder:
+            vectors, result["onnx_texts_per_s"] = onnx_embeddings(texts, folder)
+        result["onnx_texts_per_s"] = round(result["onnx_texts_per_s"], 1)
+        result["onnx_max_abs_diff"] = float(np.abs(vectors - TextEmbedder()(texts)).max())
+        ratio = result["onnx_texts_per_s"] / result["fp32_texts_per_s"]
+        print(f"onnx fp32: {result['onnx_texts_per_s']:.0f} texts/s ({ratio:.2f}x PyTorch fp32), largest "
+              f"difference {result['onnx_max_abs_diff']:.1e}", flush=True)
     result["sample"] = args.sample
     if args.sample:  # the full vocabulary's embeddings in both backends (computed once: ~15 min in fp32)
         key = f"concepts-{vocab.fingerprint}"

@@ -96,7 +96,8 @@ class CaptionIndexEngine:
                     left = (time.perf_counter() - start) * (len(embeddings) - block) / block
                     tqdm.write(f"answering the {len(embeddings):,} query texts of {name} over the "
                                f"{self._index.ntotal:,} captions of {self.name} once (about {duration(left)} more, "
-                               "measured on the first block; cached): every such query is then a look-up")
+                               "measured on the first block; cached): every such query is then a look-up",
+                               file=sys.stderr)
             atomic_save_npy(path, ids)
             if progress:
                 print(f"answer table ready in {time.perf_counter() - start:.0f} s: {path}", file=sys.stderr, flush=True)

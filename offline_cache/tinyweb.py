@@ -25,6 +25,7 @@ import io
 import random
 import re
 import shutil
+import sys
 import time
 from collections import Counter
 from collections.abc import Iterator
@@ -38,7 +39,7 @@ from tqdm.auto import tqdm
 from ie_env.atomic import atomic_write_json
 from ie_env.data.images import decode_many
 from ie_env.data.shards import iter_shards, shard_files
-from ie_env.data.text_embedding import MODEL_NAME, TextEmbedder
+from ie_env.data.text_embedding import MODEL_NAME, TextEmbedder, announce
 from ie_env.data.vocabulary import load_vocabulary
 from ie_env.paths import DataMissingError
 from ie_env.types import SearchResult
@@ -167,6 +168,11 @@ def alt_captions(rows: list[tuple[str, bytes, str]], cfg: TinywebConfig, vocab,
     return out
 
 
+ANNOUNCE_TEXTS = 5000
+"""Captions above which the world's build announces their embedding with a measured estimate (a tiny world's
+build does not pay for the measurement)."""
+
+
 def build_tinyweb(cfg: TinywebConfig | None = None, name: str = "tinyweb", force: bool = False) -> Path:
     """Build the world into ``<cache>/worlds/<name>`` (skipped when it exists, unless ``force``); the version is
     ``cfg.version``, or the one :data:`VERSIONS` gives the name when no ``cfg`` is passed."""
@@ -183,6 +189,8 @@ def build_tinyweb(cfg: TinywebConfig | None = None, name: str = "tinyweb", force
     if not rows:
         raise DataMissingError("the tinyweb source holds no images")
     class_wnids = sorted({r[2] for r in rows})
+    print(f"building the world {name} from {len(rows):,} photos: alt text, storing, then the captions' embeddings; "
+          f"done once, kept in {final}", file=sys.stderr, flush=True)
     drawn = (alt_captions(rows, cfg, vocab, class_wnids) if cfg.version == 2 else
              [(*caption_for(key, wnid, cfg, vocab, class_wnids), []) for key, _, wnid in rows])
     snap = Snapshot(tmp, create=True)
@@ -202,6 +210,8 @@ def build_tinyweb(cfg: TinywebConfig | None = None, name: str = "tinyweb", force
                                       {"wnid": wnid, "caption_kind": kind} | ({"pixel_words": words} if words else {})))
         snap.put_images(batch)
     texts = list(captions)
+    if len(texts) > ANNOUNCE_TEXTS:
+        announce(texts, "fp32", "the world's captions, which its search engine ranks", final / "captions.npy")
     emb = TextEmbedder(progress=True)(texts)
     np.save(tmp / "captions.npy", emb, allow_pickle=False)
     atomic_write_json(tmp / "captions.json", texts)

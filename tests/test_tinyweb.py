@@ -34,8 +34,14 @@ def test_query_for_a_missing_concept_returns_neighbours(tiny_world):
         make_engine("tinyweb", world=tiny_world).search("  ")
 
 
-def test_build_is_deterministic_and_noise_is_configurable(tiny_source, tmp_path):
+def test_build_is_deterministic_and_announces_its_steps(tiny_source, tmp_path, monkeypatch, capsys):
+    monkeypatch.setattr("offline_cache.tinyweb.ANNOUNCE_TEXTS", 0)  # as a full world's build does
     a = open_world(str(build_tinyweb(TinywebConfig(source=str(tiny_source), per_class=4), name=str(tmp_path / "a"))))
+    err = capsys.readouterr().err
+    assert f"building the world a from {4 * len(TINY_CLASSES)} photos" in err
+    assert "first run: embedding" in err and "(the world's captions" in err and "texts/s measured here" in err
+    assert str(tmp_path / "a" / "captions.npy") in err
+    monkeypatch.undo()
     b = open_world(str(build_tinyweb(TinywebConfig(source=str(tiny_source), per_class=4), name=str(tmp_path / "b"))))
     assert a.captions == b.captions and a.sha256 == b.sha256 and len(a) == 4 * len(TINY_CLASSES)
     assert np.array_equal(a.caption_embeddings, b.caption_embeddings)

@@ -170,12 +170,19 @@ def measured_rate(texts: list[str], backend: str = "fp32") -> float:
     return len(sample) / max(time.perf_counter() - start, 1e-6)
 
 
+def announce(texts: list[str], backend: str, what: str, where: Path) -> None:
+    """Say on stderr, before a long embedding, what is embedded (``what``: what the embeddings are for), how long it
+    should take at the rate measured here (:func:`measured_rate`) and where the result is kept."""
+    rate = measured_rate(texts, backend)
+    print(f"first run: embedding {len(texts):,} texts{' (' + what + ')' if what else ''} with {MODEL_NAME} "
+          f"({backend}), about {duration(len(texts) / rate)} at the {rate:.0f} texts/s measured here; done "
+          f"once, kept in {where}", file=sys.stderr, flush=True)
+
+
 def cached_embeddings(texts: list[str], key: str, progress: bool = True, backend: str = "fp32",
                       what: str = "") -> np.ndarray:
     """Embeddings of ``texts``, computed once and cached (read-only memory map) under ``key`` + model name +
-    backend. With ``progress`` a computation starts with one line saying what is computed (``what``: what the
-    embeddings are for), how long it should take (at the rate measured on a sample, :func:`measured_rate`), and
-    where it is kept, then shows a progress bar.
+    backend. With ``progress`` a computation starts with :func:`announce`'s notice, then shows a progress bar.
 
     Beside the ``.npy`` file a ``.json`` file records how long the computation took.
     """
@@ -185,10 +192,7 @@ def cached_embeddings(texts: list[str], key: str, progress: bool = True, backend
         if arr.shape == (len(texts), DIM):
             return arr
     if progress:
-        rate = measured_rate(texts, backend)
-        print(f"first run: embedding {len(texts):,} texts{' (' + what + ')' if what else ''} with {MODEL_NAME} "
-              f"({backend}), about {duration(len(texts) / rate)} at the {rate:.0f} texts/s measured here; done "
-              f"once, kept in {path}", file=sys.stderr, flush=True)
+        announce(texts, backend, what, path)
     start = time.perf_counter()
     arr = TextEmbedder(progress=progress, backend=backend)(texts)
     seconds = time.perf_counter() - start
