@@ -16,7 +16,7 @@ $(VENV)/.installed: pyproject.toml
 
 install: system $(VENV)/.installed
 
-world: install  ## the default offline world and what every episode reads: query tables, concept texts (~20 min once)
+world: install  ## the default offline world and what every episode reads: query tables, concept texts (~17 min once)
 	$(VENV)/bin/ie-explore fetch-data > /dev/null  # the photos from their public sources unless shards are found (~400 MB)
 	$(VENV)/bin/ie-explore build-world tinyweb --prepare > /dev/null  # notices and progress bars on stderr; fails make
 

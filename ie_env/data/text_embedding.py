@@ -154,7 +154,7 @@ RATE_SAMPLE = 512
 RATE_BATCH = 32
 """Texts per forward pass while measuring: neighbours by length, so padding wastes about as little as in the whole
 computation's batches of 256. Measured in two padded batches of 256, the sample announced the world's captions at
-10 min; they took 5.7 (this measure: 6.1)."""
+10 min; they took 5.7 (``experiments/first_run.py``'s log of ``make demo``)."""
 
 
 def duration(seconds: float) -> str:
