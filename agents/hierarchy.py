@@ -20,28 +20,11 @@ from functools import lru_cache
 import numpy as np
 
 
-def _ancestor_sets(vocab) -> dict[str, tuple[str, ...]]:
-    """Every synset of ``vocab``'s graph -> its hypernyms (transitively, itself included)."""
-    memo: dict[str, tuple[str, ...]] = {}
-
-    def ancestors(w: str) -> tuple[str, ...]:
-        if w not in memo:
-            out = {w}
-            for p in vocab.parents(w):
-                out.update(ancestors(p))
-            memo[w] = tuple(sorted(out))
-        return memo[w]
-
-    for w in vocab.synset_ids:
-        ancestors(w)
-    return memo
-
-
 @lru_cache(maxsize=4)
 def _hierarchy_embeddings(vocab, dim: int, seed: int) -> np.ndarray:
     import scipy.sparse as sp
 
-    anc = _ancestor_sets(vocab)
+    anc = {w: sorted(vocab.ancestors(w)) for w in vocab.synset_ids}  # itself and every hypernym, transitively
     nodes = sorted(anc)
     index = {w: i for i, w in enumerate(nodes)}
     under = np.zeros(len(nodes))  # synsets under each node (itself included)

@@ -20,6 +20,7 @@ import shutil
 import subprocess
 import sys
 import time
+from itertools import accumulate
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
@@ -109,7 +110,7 @@ def main(argv=None) -> dict:
     rc, lines = run_logged(["make", "demo"], clone, env, out / "demo.log", start)
     end = time.monotonic() - start
     steps = steps_from_log(lines, end)
-    first = next((t for name, t in _cumulative(steps) if "first episode" in name), None)
+    first = next((t for (name, _), t in zip(steps, accumulate(s for _, s in steps)) if "first episode" in name), None)
     result |= {"make_demo_rc": rc, "make_demo_seconds": round(end, 1), "first_episode_at_seconds":
                None if first is None else round(first, 1), "steps": {name: round(s, 1) for name, s in steps}}
     if rc == 0 and not args.no_test:
@@ -132,14 +133,6 @@ def main(argv=None) -> dict:
               f"{minutes(result['make_test_seconds']):>14}  {result['make_test_summary']}")
     print(json.dumps(result))
     return result
-
-
-def _cumulative(steps: list[tuple[str, float]]) -> list[tuple[str, float]]:
-    total, out = 0.0, []
-    for name, seconds in steps:
-        total += seconds
-        out.append((name, total))
-    return out
 
 
 if __name__ == "__main__":
